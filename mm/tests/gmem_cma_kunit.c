@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests for the gmem_cma= parser and the per-node reservation plan.
+ *
+ * Each case feeds one gmem_cma= value through gmem_cma_parse() and
+ * gmem_cma_plan() on a made-up node layout and checks exactly which
+ * problems were reported and how much every node would get.
+ */
+
+#include <kunit/test.h>
+#include <linux/numa.h>
+#include <linux/sizes.h>
+#include <linux/string.h>
+
+#include "../gmem_cma_internal.h"
+
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+
+#define NR_TEST_NODES	4
+
+/* Node layouts, in GiB of memory per node. */
+static const unsigned int two_nodes[NR_TEST_NODES] = { 6, 4 };
+static const unsigned int node1_only[NR_TEST_NODES] = { 0, 4 };
+static const unsigned int four_nodes[NR_TEST_NODES] = { 4, 4, 4, 4 };
+
+struct gmem_cma_case {
+	const char *val;
+	const unsigned int *layout;
+	unsigned int problems;
+	unsigned int plan_gb[NR_TEST_NODES];
+};
+
+#define P(x)	GMEM_CMA_##x
+
+static const struct gmem_cma_case gmem_cma_cases[] = {
+	/* valid input */
+	{ "0:2G,1:2G",		two_nodes, 0, { 2, 2 } },
+	{ "1:1G",		two_nodes, 0, { 0, 1 } },
+	{ "0:1073741824",	two_nodes, 0, { 1 } },
+	{ "0:0x80000000",	two_nodes, 0, { 2 } },
+	{ "1:1g",		two_nodes, 0, { 0, 1 } },
+	{ "4G",			two_nodes, 0, { 2, 2 } },
+	{ "3G",			two_nodes, 0, { 2, 1 } },
+	{ "1G",			two_nodes, 0, { 1 } },
+	{ "2048M",		two_nodes, 0, { 1, 1 } },
+	{ "3G",			four_nodes, 0, { 1, 1, 1 } },
+	{ "2G",			node1_only, 0, { 0, 2 } },
+	{ "1:2G,0:1G",		two_nodes, 0, { 1, 2 } },
+	/* empty value or entries */
+	{ NULL,			two_nodes, P(EMPTY) },
+	{ "",			two_nodes, P(EMPTY) },
+	{ "0:2G,,1:1G",		two_nodes, P(EMPTY), { 2, 1 } },
+	{ "0:2G,",		two_nodes, P(EMPTY), { 2 } },
+	{ ",",			two_nodes, P(EMPTY) },
+	/* garbage */
+	{ "abc",		two_nodes, P(GARBAGE) },
+	{ "0:abc",		two_nodes, P(GARBAGE) },
+	{ "x:1G,1:1G",		two_nodes, P(GARBAGE), { 0, 1 } },
+	{ "0:1Q",		two_nodes, P(GARBAGE) },
+	{ "0:1GG",		two_nodes, P(GARBAGE) },
+	{ ":1G",		two_nodes, P(GARBAGE) },
+	{ "0:",			two_nodes, P(GARBAGE) },
+	{ "-1G",		two_nodes, P(GARBAGE) },
+	{ "0: 1G",		two_nodes, P(GARBAGE) },
+	{ "0:1:1G",		two_nodes, P(GARBAGE) },
+	{ "0x:1G",		two_nodes, P(GARBAGE) },
+	{ "4G,1:1G",		two_nodes, P(GARBAGE), { 0, 1 } },
+	/* not a multiple of 1 GiB: rounded down */
+	{ "1500M",		two_nodes, P(UNALIGNED), { 1 } },
+	{ "0:512M",		two_nodes, P(UNALIGNED) },
+	{ "0:3000M,1:1G",	two_nodes, P(UNALIGNED), { 2, 1 } },
+	{ "0:0",		two_nodes, P(UNALIGNED) },
+	/* numeric overflow */
+	{ "99999999999999999999G", two_nodes, P(OVERFLOW) },
+	{ "0:16777216T",	two_nodes, P(OVERFLOW) },
+	{ "0:16E",		two_nodes, P(OVERFLOW) },
+	{ "99999999999999999999999:1G,1:1G", two_nodes, P(OVERFLOW), { 0, 1 } },
+	{ "0:0x10000000000000000", two_nodes, P(OVERFLOW) },
+	/* nodes that do not exist or have no memory */
+	{ "1048576:1G",		two_nodes, P(BAD_NODE) },
+	{ "2:1G,0:1G",		two_nodes, P(BAD_NODE), { 1 } },
+	{ "0:1G",		node1_only, P(BAD_NODE) },
+	/* repeated node or total */
+	{ "0:1G,0:2G",		two_nodes, P(REPEATED), { 1 } },
+	{ "4G,8G",		two_nodes, P(REPEATED), { 2, 2 } },
+	/* larger than the node */
+	{ "1:4G",		two_nodes, P(TOO_BIG) },
+	{ "0:8G,1:1G",		two_nodes, P(TOO_BIG), { 0, 1 } },
+	{ "12G",		two_nodes, P(TOO_BIG) },
+	{ "8G",			two_nodes, P(TOO_BIG), { 4 } },
+	/* several problems at once */
+	{ "0:1G,0:1G,x,1:1500M,9:1G", two_nodes,
+	  P(REPEATED) | P(GARBAGE) | P(UNALIGNED) | P(BAD_NODE), { 1, 1 } },
+};
+
+static void gmem_cma_case_desc(const struct gmem_cma_case *c, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "gmem_cma=%s", c->val ?: "(none)");
+}
+KUNIT_ARRAY_PARAM(gmem_cma, gmem_cma_cases, gmem_cma_case_desc);
+
+static void gmem_cma_parse_and_plan(struct kunit *test)
+{
+	const struct gmem_cma_case *c = test->param_value;
+	struct gmem_cma_request *req;
+	u64 *node_bytes, *plan;
+	int nid;
+
+	req = kunit_kzalloc(test, sizeof(*req), GFP_KERNEL);
+	node_bytes = kunit_kcalloc(test, MAX_NUMNODES, sizeof(u64), GFP_KERNEL);
+	plan = kunit_kcalloc(test, MAX_NUMNODES, sizeof(u64), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, req);
+	KUNIT_ASSERT_NOT_NULL(test, node_bytes);
+	KUNIT_ASSERT_NOT_NULL(test, plan);
+
+	for (nid = 0; nid < NR_TEST_NODES && nid < MAX_NUMNODES; nid++)
+		node_bytes[nid] = (u64)c->layout[nid] * SZ_1G;
+	req->quiet = true;
+
+	gmem_cma_parse(c->val, req);
+	gmem_cma_plan(req, node_bytes, plan);
+
+	KUNIT_EXPECT_EQ_MSG(test, req->problems, c->problems,
+			    "problems for '%s'", c->val);
+	for (nid = 0; nid < MAX_NUMNODES; nid++) {
+		u64 want = nid < NR_TEST_NODES ? (u64)c->plan_gb[nid] * SZ_1G : 0;
+
+		KUNIT_EXPECT_EQ_MSG(test, plan[nid], want,
+				    "node %d for '%s'", nid, c->val);
+	}
+}
+
+/* A long value is parsed entry by entry, without a length limit. */
+static void gmem_cma_many_entries(struct kunit *test)
+{
+	struct gmem_cma_request *req;
+	char *val;
+	int i;
+
+	req = kunit_kzalloc(test, sizeof(*req), GFP_KERNEL);
+	val = kunit_kzalloc(test, 4096, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, req);
+	KUNIT_ASSERT_NOT_NULL(test, val);
+	for (i = 0; i < MAX_NUMNODES && strlen(val) < 4000; i++)
+		scnprintf(val + strlen(val), 4096 - strlen(val), "%s%d:%dG",
+			  i ? "," : "", i, i + 1);
+	req->quiet = true;
+	gmem_cma_parse(val, req);
+	KUNIT_EXPECT_EQ(test, req->problems, 0);
+	KUNIT_EXPECT_TRUE(test, req->per_node);
+	KUNIT_EXPECT_EQ(test, req->size[0], (u64)SZ_1G);
+	KUNIT_EXPECT_EQ(test, req->size[i - 1], (u64)i * SZ_1G);
+}
+
+static struct kunit_case gmem_cma_test_cases[] = {
+	KUNIT_CASE_PARAM(gmem_cma_parse_and_plan, gmem_cma_gen_params),
+	KUNIT_CASE(gmem_cma_many_entries),
+	{}
+};
+
+static struct kunit_suite gmem_cma_test_suite = {
+	.name = "gmem_cma_cmdline",
+	.test_cases = gmem_cma_test_cases,
+};
+kunit_test_suite(gmem_cma_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the gmem_cma= boot parameter");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,55 @@
+#!/bin/bash
+# The reverse of assemble.sh: turn the commits on top of "pristine" in the
+# assembled tree back into patches/ (changes to upstream files, one patch per
+# commit, written to patches/series) and our new files (copied to their
+# kernel paths in this repo, listed per patch in patches/files).
+#
+# usage: refresh.sh <build-tree>
+set -euo pipefail
+
+tree=$(cd "$1" && pwd)
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$tree"
+
+if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+	echo "refresh: $tree has uncommitted changes; commit them first" >&2
+	exit 1
+fi
+
+rm -f "$repo"/patches/*.patch
+{
+	echo "# quilt-style series: one patch per line, applied in order with -p1"
+	echo "# (written by 'make refresh' from the assembled tree)"
+} > "$repo/patches/series"
+echo "# <patch>: <new files of ours that the patch adds, at their kernel paths>" \
+	> "$repo/patches/files"
+
+n=0
+for c in $(git rev-list --reverse pristine..HEAD); do
+	n=$((n + 1))
+	upstream=() ours=()
+	while read -r f; do
+		if git cat-file -e "pristine:$f" 2>/dev/null; then
+			upstream+=("$f")
+		else
+			ours+=("$f")
+		fi
+	done < <(git diff-tree --no-commit-id --name-only -r --diff-filter=AM "$c")
+	name=$(git log -1 --format=%f "$c" | cut -c1-52)
+	name=$(printf '%04d-%s.patch' "$n" "$name")
+	# An empty pathspec would mean "everything": use a pattern that
+	# matches nothing when the commit only adds files of ours.
+	[ ${#upstream[@]} -gt 0 ] || upstream=(":(exclude)*")
+	git format-patch -1 --stdout --no-signature --zero-commit --stat=80 \
+		"$c" -- "${upstream[@]}" > "$repo/patches/$name"
+	echo "$name" >> "$repo/patches/series"
+	for f in "${ours[@]}"; do
+		mkdir -p "$repo/$(dirname "$f")"
+		git show "$c:$f" > "$repo/$f"
+		if [ "$(git ls-tree "$c" -- "$f" | cut -c1-6)" = 100755 ]; then
+			chmod +x "$repo/$f"
+		fi
+	done
+	echo "$name: ${ours[*]}" >> "$repo/patches/files"
+done
+echo "refresh: wrote $n patches to $repo/patches"
