@@ -104,7 +104,7 @@ static int __init gmem_cma_sysfs_init(void)
 		goto err_put_root;
 
 	for_each_node_state(nid, N_MEMORY) {
-		node = kzalloc(sizeof(*node), GFP_KERNEL);
+		node = kzalloc_obj(*node);
 		if (!node) {
 			ret = -ENOMEM;
 			goto err_put_nodes;

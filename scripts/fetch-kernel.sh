@@ -3,11 +3,13 @@
 # configuration (the host's sources, lists and caches are never touched) and
 # unpack the tarball it carries.  Prints the path of the unpacked tree.
 #
-# usage: fetch-kernel.sh <series> <cache-dir>
+# usage: fetch-kernel.sh <series> <cache-dir> <build-dir>
+#   writes <build-dir>/base-version and <build-dir>/base-tree
 set -euo pipefail
 
 series=$1
 cache=$2
+build=$3
 apt_dir=$cache/apt
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$cache/debs"
 
@@ -55,7 +57,8 @@ if [ ! -f "$src/.unpacked" ]; then
 	rm -f "$tarball"
 	touch "$src/.unpacked"
 fi
-echo "fetch-kernel: linux-source-$series version $version" >&2
 tree=$(find "$src" -mindepth 1 -maxdepth 4 -name MAINTAINERS -printf '%h\n' | head -1)
-echo "$version" > "$cache/version"
-echo "$tree"
+mkdir -p "$build"
+echo "$version" > "$build/base-version"
+echo "$tree" > "$build/base-tree"
+echo "fetch-kernel: base is Debian linux-source-$series $version ($(basename "$deb"))"

@@ -97,6 +97,7 @@ static void gmem_cma_case_desc(const struct gmem_cma_case *c, char *desc)
 {
 	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "gmem_cma=%s", c->val ?: "(none)");
 }
+
 KUNIT_ARRAY_PARAM(gmem_cma, gmem_cma_cases, gmem_cma_case_desc);
 
 static void gmem_cma_parse_and_plan(struct kunit *test)
@@ -162,6 +163,7 @@ static struct kunit_suite gmem_cma_test_suite = {
 	.name = "gmem_cma_cmdline",
 	.test_cases = gmem_cma_test_cases,
 };
+
 kunit_test_suite(gmem_cma_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the gmem_cma= boot parameter");

@@ -1,0 +1,58 @@
+# gmem_cma: 1 GiB guest_memfd pages from per-node CMA areas.
+# "make run" shows the system working, "make check" runs every test;
+# see README.md for the rest.
+
+KERNEL_SERIES ?= 7.2
+CACHE ?= $(HOME)/.cache/gmem_cma
+BUILD ?= $(CURDIR)/build
+
+TREE := $(BUILD)/linux
+FRAGMENTS := configs/slim-x86_64.config configs/gmem_cma.config
+KERNEL := $(TREE)/arch/x86/boot/bzImage
+KSFT := $(BUILD)/kselftest
+INITRD := $(BUILD)/initramfs.cpio
+# Restrict "make check" to the boots whose name contains ONLY=...
+ONLY ?=
+
+.PHONY: all deps fetch assemble kernel selftests initramfs check run \
+	series refresh checkpatch clean
+
+all: initramfs
+
+deps:
+	@scripts/deps.sh
+
+fetch: deps
+	@scripts/fetch-kernel.sh $(KERNEL_SERIES) $(CACHE) $(BUILD)
+
+assemble: fetch
+	@scripts/assemble.sh "$$(cat $(BUILD)/base-tree)" \
+		"$$(cat $(BUILD)/base-version)" $(TREE)
+
+kernel: assemble
+	@scripts/build-kernel.sh $(TREE) $(FRAGMENTS)
+
+selftests: kernel
+	@scripts/build-selftests.sh $(TREE) $(KSFT)
+
+initramfs: kernel selftests
+	@scripts/mkinitramfs.sh $(KSFT) $(INITRD)
+
+check: initramfs
+	@scripts/check.py --tree $(TREE) --kernel $(KERNEL) --initrd $(INITRD) \
+		--logs $(BUILD)/logs $(if $(ONLY),--only $(ONLY))
+
+run: initramfs
+	@scripts/run.sh $(KERNEL) $(INITRD) $(BUILD)/logs
+
+series: assemble
+	@scripts/series.sh $(TREE) $(BUILD)/series
+
+checkpatch: assemble
+	@scripts/series.sh --files-only $(TREE) $(BUILD)/series
+
+refresh:
+	@scripts/refresh.sh $(TREE)
+
+clean:
+	rm -rf $(BUILD)

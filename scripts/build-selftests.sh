@@ -1,0 +1,25 @@
+#!/bin/bash
+# Build and install the kselftests the test VM runs: ours (gmem_cma) and
+# the upstream KVM guest_memfd regression guards, with the kernel's own
+# "make -C tools/testing/selftests install".
+#
+# usage: build-selftests.sh <tree> <install-dir>
+set -euo pipefail
+
+tree=$(cd "$1" && pwd)
+out=$2
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+
+# Only the KVM tests we run: building all of them would triple the time.
+kvm_tests="guest_memfd_test set_memory_region_test pre_fault_memory_test"
+kvm_tests="$kvm_tests x86/private_mem_conversions_test"
+
+make -s -C "$tree" ARCH=x86_64 headers
+make -s -C "$tree/tools/testing/selftests" -j"$(nproc)" \
+	CC="ccache gcc" TARGETS="kvm gmem_cma" \
+	TEST_GEN_PROGS_x86="$kvm_tests" TEST_PROGS_x86= \
+	TEST_GEN_PROGS_EXTENDED_x86= \
+	INSTALL_PATH="$out" install >/dev/null
+echo "build-selftests: installed $(grep -c . "$out/kselftest-list.txt") tests in $out"

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Boot the test VM as often as needed, run every test, report.
+
+Each boot writes its serial console to <build>/logs/<name>.log.  A result is
+one line, PASS or FAIL; the last line is "N passed, N failed" and the exit
+status is 1 if anything failed or a result is missing.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+# Anything of this kind in a guest's console fails the boot.
+BAD_LOG = re.compile(r"WARNING:|BUG:|Oops|KASAN|Call Trace")
+
+KVM_TESTS = [
+    "kvm:guest_memfd_test",
+    "kvm:private_mem_conversions_test",
+    "kvm:set_memory_region_test",
+    "kvm:pre_fault_memory_test",
+]
+OUR_TESTS = ["gmem_cma:gmem_cma_areas"]
+KUNIT_SUITES = {"gmem_cma_cmdline": 20}  # suite -> minimum number of cases
+
+# The boot matrix: kernel arguments, the expected GiB per node, and the
+# warnings (regular expressions) that must each appear exactly once.
+# Any other "gmem_cma:" line, except the "reserved" report, is a failure.
+MATRIX = [
+    ("valid-total", "gmem_cma=4G", {0: 2, 1: 2}, []),
+    ("valid-total-uneven", "gmem_cma=3G", {0: 2, 1: 1}, []),
+    ("with-hugetlb-cma", "gmem_cma=0:1G,1:1G hugetlb_cma=0:1G,1:1G",
+     {0: 1, 1: 1}, []),
+    ("garbage", "gmem_cma=abc", {}, [r"cannot parse 'abc': skipped"]),
+    ("garbage-entry", "gmem_cma=0:1G,x:1G,1:zz",
+     {0: 1}, [r"cannot parse 'x:1G': skipped", r"cannot parse '1:zz': skipped"]),
+    ("no-such-node", "gmem_cma=0:1G,5:1G", {0: 1},
+     [r"node 5 does not exist or has no memory: 1G skipped"]),
+    ("node-out-of-range", "gmem_cma=1:1G,4096:1G", {1: 1},
+     [r"node 4096 does not exist or has no memory: '4096:1G' skipped"]),
+    ("unaligned", "gmem_cma=0:1536M,1:512M", {0: 1},
+     [r"'0:1536M' is not a multiple of 1G: rounded down to 1G",
+      r"'1:512M' is less than 1G: skipped"]),
+    ("larger-than-node", "gmem_cma=0:1G,1:4G", {0: 1},
+     [r"node 1: 4G asked for but the node has only \d+M: skipped"]),
+    ("repeated-node", "gmem_cma=0:1G,0:2G,1:1G", {0: 1, 1: 1},
+     [r"node 0 given more than once: '0:2G' ignored"]),
+    ("empty", "gmem_cma=", {}, [r"empty value: no area reserved"]),
+    ("empty-entry", "gmem_cma=0:1G,,1:1G", {0: 1, 1: 1},
+     [r"empty entry in '0:1G,,1:1G' ignored"]),
+    ("overflow", "gmem_cma=0:99999999999999999999G,1:1G", {1: 1},
+     [r"number too large in '0:99999999999999999999G': skipped"]),
+    ("total-too-big", "gmem_cma=16G", {},
+     [r"node 0: 8G asked for but the node has only \d+M: skipped",
+      r"node 1: 8G asked for but the node has only \d+M: skipped"]),
+    ("no-aligned-room", "gmem_cma=0:5G,1:1G", {1: 1},
+     [r"node 0: cannot reserve 5G: no free 1G-aligned ranges of that size \(error -\d+\): skipped"]),
+]
+
+
+class Results:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def add(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"PASS {name}", flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL {name}{': ' + detail if detail else ''}", flush=True)
+
+
+def boot(args, name, kargs, iargs):
+    """Boot once; return the console log as text."""
+    log = os.path.join(args.logs, f"{name}.log")
+    start = time.time()
+    cmd = [os.path.join(args.scripts, "vm.sh"), args.kernel, args.initrd, log]
+    cmd += kargs.split() + ["--"] + iargs.split()
+    rc = subprocess.call(cmd)
+    print(f"---- boot {name}: {time.time() - start:.0f} s (qemu exit {rc}), log {log}",
+          flush=True)
+    with open(log, errors="replace") as f:
+        return f.read()
+
+
+def check_log_clean(res, name, text):
+    bad = [line.strip() for line in text.splitlines() if BAD_LOG.search(line)]
+    res.add(f"{name}: console free of WARNING/BUG/Oops/KASAN/Call Trace",
+            not bad, "; ".join(bad[:3]))
+
+
+def check_finished(res, name, text):
+    m = re.search(r"GMEM_TEST_END rc=(\d+)", text)
+    res.add(f"{name}: guest ran to the end", m is not None,
+            "no GMEM_TEST_END line (timeout, panic or hang)")
+
+
+def kselftest_results(res, name, text, expected):
+    """Top-level run_kselftest.sh results, plus the subtests of ours."""
+    seen = {}
+    sub = []
+    for line in text.splitlines():
+        m = re.match(r"\s*(not )?ok \d+ selftests: (\S+): (\S+)(.*)", line)
+        if m:
+            seen[f"{m.group(2)}:{m.group(3)}"] = (m.group(1) is None and
+                                                  "SKIP" not in m.group(4), line)
+            continue
+        m = re.match(r"\s*# (not )?ok \d+ (areas\.\S+)(.*)", line)
+        if m:
+            sub.append((m.group(2), m.group(1) is None and "SKIP" not in m.group(3),
+                        line.strip()))
+    for sname, ok, line in sub:
+        res.add(f"{name}: gmem_cma_areas {sname}", ok, line)
+    for test in expected:
+        if test not in seen:
+            res.add(f"{name}: {test}", False, "no result")
+        else:
+            ok, line = seen[test]
+            res.add(f"{name}: {test}", ok, line.strip())
+
+
+def kunit_results(res, args, name, text):
+    """Parse KUnit's KTAP from the boot log with the kernel's kunit.py."""
+    ktap = text.split("GMEM_TEST_BEGIN")[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        logf = os.path.join(tmp, "kunit.log")
+        jsonf = os.path.join(tmp, "kunit.json")
+        with open(logf, "w") as f:
+            f.write(ktap)
+        kunit = os.path.join(args.tree, "tools/testing/kunit/kunit.py")
+        subprocess.run([sys.executable, kunit, "parse", "--json", jsonf, logf],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with open(jsonf) as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            data = {}
+    suites = {}
+    for case in data.get("tests", []):
+        suite = case.get("name", "").split(".")[0]
+        suites.setdefault(suite, []).append(case)
+    for suite, minimum in KUNIT_SUITES.items():
+        cases = suites.get(suite, [])
+        if len(cases) < minimum:
+            res.add(f"{name}: kunit {suite}", False,
+                    f"{len(cases)} results, expected at least {minimum}")
+            continue
+        for case in cases:
+            res.add(f"{name}: kunit {case['name']}", case.get("status") == "PASS",
+                    case.get("status", ""))
+
+
+def gmem_lines(text):
+    """Kernel messages of gmem_cma (printk timestamps are on)."""
+    return [line.strip() for line in text.splitlines()
+            if re.search(r"^\[\s*\d+\.\d+\] gmem_cma: ", line)]
+
+
+def check_matrix_messages(res, name, text, expect, warnings):
+    lines = gmem_lines(text)
+    for nid, gb in sorted(expect.items()):
+        pat = re.compile(rf"gmem_cma: node {nid}: reserved {gb}G in \d+ range\(s\) "
+                         rf"as CMA area gmem{nid}")
+        n = sum(1 for line in lines if pat.search(line))
+        res.add(f"{name}: node {nid} reserved {gb}G reported once", n == 1, f"seen {n} times")
+    left = [line for line in lines if not re.search(r": reserved \d+G in ", line)]
+    for w in warnings:
+        pat = re.compile(w)
+        hits = [line for line in left if pat.search(line)]
+        res.add(f"{name}: warning /{w}/ once", len(hits) == 1, f"seen {len(hits)} times")
+        left = [line for line in left if not pat.search(line)]
+    res.add(f"{name}: no other gmem_cma messages", not left, "; ".join(left[:3]))
+
+
+def expect_arg(expect):
+    return "gmem_expect=" + ",".join(f"{n}:{g}" for n, g in sorted(expect.items())) \
+        if expect else "gmem_expect=0:0"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tree", required=True)
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--logs", required=True)
+    ap.add_argument("--only", help="run only boots whose name contains this")
+    args = ap.parse_args()
+    args.scripts = os.path.dirname(os.path.abspath(__file__))
+    os.makedirs(args.logs, exist_ok=True)
+    res = Results()
+    start = time.time()
+
+    boots = [("main", None)] + [(m[0], m) for m in MATRIX]
+    for name, case in boots:
+        if args.only and args.only not in name:
+            continue
+        if case is None:
+            tests = OUR_TESTS + KVM_TESTS
+            text = boot(args, name, "gmem_cma=0:2G,1:2G",
+                        f"gmem_test=kselftest gmem_tests={','.join(tests)}")
+            kunit_results(res, args, name, text)
+            kselftest_results(res, name, text, tests)
+            check_matrix_messages(res, name, text, {0: 2, 1: 2}, [])
+        else:
+            _, kargs, expect, warnings = case
+            text = boot(args, name, f"kunit.enable=0 {kargs}",
+                        f"gmem_test=kselftest gmem_tests={OUR_TESTS[0]} "
+                        f"{expect_arg(expect)}")
+            kselftest_results(res, name, text, OUR_TESTS)
+            check_matrix_messages(res, name, text, expect, warnings)
+        check_finished(res, name, text)
+        check_log_clean(res, name, text)
+
+    print(f"---- make check: {time.time() - start:.0f} s")
+    print(f"{res.passed} passed, {res.failed} failed")
+    return 1 if res.failed or not res.passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+#!/bin/sh
+# The "make run" report: the gmem_cma areas of every node.
+cmdline=$(cat /proc/cmdline)
+echo
+echo "== gmem_cma on $(uname -r) =="
+echo "command line: ${cmdline%% -- *}"
+echo
+printf '%-6s %-10s %-14s %-14s %s\n' node memory area capacity_1G "cma free (4K pages)"
+for d in /sys/kernel/mm/gmem_cma/node*; do
+	nid=${d##*node}
+	mem=$(awk '/MemTotal/ {printf "%d MiB", $4 / 1024}' /sys/devices/system/node/node$nid/meminfo)
+	area=-
+	free=-
+	if [ -d /sys/kernel/mm/cma/gmem$nid ]; then
+		area=gmem$nid
+		free=$(cat /sys/kernel/mm/cma/gmem$nid/available_pages)
+	fi
+	printf '%-6s %-10s %-14s %-14s %s\n' "$nid" "$mem" "$area" "$(cat $d/capacity_pages)" "$free"
+done
+echo "total capacity: $(cat /sys/kernel/mm/gmem_cma/capacity_pages) x 1 GiB"
+grep -E '^Cma(Total|Free):' /proc/meminfo
+echo
+echo "memory ranges (debugfs gmem_cma/areas):"
+cat /sys/kernel/debug/gmem_cma/areas
+echo
+dmesg | grep 'gmem_cma:' || true

@@ -1,0 +1,35 @@
+#!/bin/bash
+# Build the test initramfs (an uncompressed cpio): busybox-static, numactl,
+# the installed kselftests with the shared libraries they need, and our
+# guest scripts.
+#
+# usage: mkinitramfs.sh <kselftest-install-dir> <output.cpio>
+set -euo pipefail
+
+ksft=$(cd "$1" && pwd)
+out=$2
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,usr/bin,usr/share/gmem_cma}
+cp /bin/busybox "$root/bin/busybox"
+cp "$here/guest/init" "$root/init"
+cp "$here/guest/report.sh" "$root/usr/share/gmem_cma/"
+cp -a "$ksft" "$root/kselftest"
+cp "$(command -v numactl)" "$root/usr/bin/"
+[ -e "$root/dev/console" ] || mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
+
+# The dynamic loader and every library the ELF binaries need.
+find "$root" -type f -perm -u+x | while read -r f; do
+	file -b "$f" | grep -q 'dynamically linked' || continue
+	ldd "$f" | awk '/=>/ && $3 ~ /^\// {print $3} /^\t\/lib/ {print $1}'
+done | sort -u | while read -r lib; do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+mkdir -p "$root/lib64"
+cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
+
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$out"
+echo "mkinitramfs: $out, $(du -h "$out" | cut -f1)"

@@ -1,0 +1,37 @@
+#!/bin/bash
+# Boot the test kernel once in the two-node QEMU VM (TCG, -cpu max, so the
+# guest has SVM with nested paging and /dev/kvm works inside it).
+# Node 0 has 6 GiB and node 1 4 GiB: QEMU's layout leaves no free 1 GiB
+# aligned block on a 4 GiB node 0 (the PCI hole, the initrd and NODE_DATA
+# take them), so node 0 is larger.
+#
+# usage: vm.sh <bzImage> <initramfs> <log> <kernel args> -- <init args>
+#   The serial console is written to <log> (and to stdout with VM_TEE=1).
+#   VM_TIMEOUT (seconds, default 1200) bounds the whole boot.
+set -euo pipefail
+
+kernel=$1
+initrd=$2
+log=$3
+shift 3
+kargs=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do kargs+=("$1"); shift; done
+[ $# -gt 0 ] && shift
+iargs=("$@")
+
+append="console=ttyS0,115200 panic=-1 printk.devkmsg=on ${kargs[*]} -- ${iargs[*]}"
+cmd=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 10G
+     -object memory-backend-ram,id=m0,size=6G
+     -object memory-backend-ram,id=m1,size=4G
+     -numa node,nodeid=0,cpus=0,memdev=m0
+     -numa node,nodeid=1,cpus=1,memdev=m1
+     -kernel "$kernel" -initrd "$initrd" -append "$append"
+     -display none -monitor none -serial stdio -no-reboot)
+
+rc=0
+if [ "${VM_TEE:-0}" = 1 ]; then
+	timeout "${VM_TIMEOUT:-1200}" "${cmd[@]}" < /dev/null 2>&1 | tee "$log" || rc=$?
+else
+	timeout "${VM_TIMEOUT:-1200}" "${cmd[@]}" < /dev/null > "$log" 2>&1 || rc=$?
+fi
+exit $rc
