@@ -7,6 +7,7 @@
 
 #define pr_fmt(fmt) "gmem_cma: " fmt
 
+#include <linux/cma.h>
 #include <linux/debugfs.h>
 #include <linux/init.h>
 #include <linux/kobject.h>

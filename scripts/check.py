@@ -134,26 +134,29 @@ def kunit_results(res, args, name, text):
         with open(logf, "w") as f:
             f.write(ktap)
         kunit = os.path.join(args.tree, "tools/testing/kunit/kunit.py")
-        subprocess.run([sys.executable, kunit, "parse", "--json", jsonf, logf],
+        subprocess.run([sys.executable, kunit, "parse", logf, f"--json={jsonf}"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             with open(jsonf) as f:
                 data = json.load(f)
         except (OSError, ValueError):
             data = {}
-    suites = {}
-    for case in data.get("tests", []):
-        suite = case.get("name", "").split(".")[0]
-        suites.setdefault(suite, []).append(case)
+
+    def leaves(group, prefix):
+        for case in group.get("test_cases", []):
+            yield f"{prefix}.{case['name']}", case.get("status", "")
+        for sub in group.get("sub_groups", []):
+            yield from leaves(sub, f"{prefix}.{sub['name']}")
+
+    suites = {g["name"]: list(leaves(g, g["name"])) for g in data.get("sub_groups", [])}
     for suite, minimum in KUNIT_SUITES.items():
         cases = suites.get(suite, [])
         if len(cases) < minimum:
             res.add(f"{name}: kunit {suite}", False,
                     f"{len(cases)} results, expected at least {minimum}")
             continue
-        for case in cases:
-            res.add(f"{name}: kunit {case['name']}", case.get("status") == "PASS",
-                    case.get("status", ""))
+        for case, status in cases:
+            res.add(f"{name}: kunit {case}", status == "PASS", status)
 
 
 def gmem_lines(text):

@@ -14,10 +14,13 @@ trap 'rm -rf "$root"' EXIT
 
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,usr/bin,usr/share/gmem_cma}
 cp /bin/busybox "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
 cp "$here/guest/init" "$root/init"
 cp "$here/guest/report.sh" "$root/usr/share/gmem_cma/"
 cp -a "$ksft" "$root/kselftest"
 cp "$(command -v numactl)" "$root/usr/bin/"
+# run_kselftest.sh needs GNU timeout (--foreground) for its per-test limit.
+cp /usr/bin/timeout "$root/usr/bin/"
 [ -e "$root/dev/console" ] || mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
 
 # The dynamic loader and every library the ELF binaries need.

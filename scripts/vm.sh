@@ -20,7 +20,7 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do kargs+=("$1"); shift; done
 iargs=("$@")
 
 append="console=ttyS0,115200 panic=-1 printk.devkmsg=on ${kargs[*]} -- ${iargs[*]}"
-cmd=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 10G
+cmd=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2,sockets=2,cores=1,threads=1 -m 10G
      -object memory-backend-ram,id=m0,size=6G
      -object memory-backend-ram,id=m1,size=4G
      -numa node,nodeid=0,cpus=0,memdev=m0
