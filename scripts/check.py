@@ -30,6 +30,14 @@ KUNIT_SUITES = {"gmem_cma_cmdline": 20}  # suite -> minimum number of cases
 # The boot matrix: kernel arguments, the expected GiB per node, and the
 # warnings (regular expressions) that must each appear exactly once.
 # Any other "gmem_cma:" line, except the "reserved" report, is a failure.
+# ALSO: other lines that must be in the log of a boot.
+ALSO = {
+    "with-hugetlb-cma": [r"hugetlb_cma: reserved 1024 MiB on node 0",
+                         r"hugetlb_cma: reserved 1024 MiB on node 1"],
+}
+# Boots where gmem_cma_areas is given a wrong expectation on purpose and must
+# fail: proof that the kselftest can fail.
+MUST_FAIL = {"selftest-catches-mismatch"}
 MATRIX = [
     ("valid-total", "gmem_cma=4G", {0: 2, 1: 2}, []),
     ("valid-total-uneven", "gmem_cma=3G", {0: 2, 1: 1}, []),
@@ -59,6 +67,7 @@ MATRIX = [
       r"node 1: 8G asked for but the node has only \d+M: skipped"]),
     ("no-aligned-room", "gmem_cma=0:5G,1:1G", {1: 1},
      [r"node 0: cannot reserve 5G: no free 1G-aligned ranges of that size \(error -\d+\): skipped"]),
+    ("selftest-catches-mismatch", "gmem_cma=0:1G,1:1G", {0: 1, 1: 2}, []),
 ]
 
 
@@ -215,8 +224,18 @@ def main():
             text = boot(args, name, f"kunit.enable=0 {kargs}",
                         f"gmem_test=kselftest gmem_tests={OUR_TESTS[0]} "
                         f"{expect_arg(expect)}")
+            if name in MUST_FAIL:
+                m = re.search(r"^(not )?ok \d+ selftests: gmem_cma: gmem_cma_areas",
+                              text, re.M)
+                res.add(f"{name}: gmem_cma_areas fails on a wrong expectation",
+                        bool(m and m.group(1)), m.group(0) if m else "no result")
+                check_finished(res, name, text)
+                check_log_clean(res, name, text)
+                continue
             kselftest_results(res, name, text, OUR_TESTS)
             check_matrix_messages(res, name, text, expect, warnings)
+            for pat in ALSO.get(name, []):
+                res.add(f"{name}: log has /{pat}/", re.search(pat, text) is not None)
         check_finished(res, name, text)
         check_log_clean(res, name, text)
 
