@@ -35,11 +35,21 @@ static bool gmem_cma_requested __initdata;
 /* One area per node, set at boot and never changed afterwards. */
 static struct cma *gmem_cma_areas[MAX_NUMNODES] __ro_after_init;
 
-#define gmem_cma_warn(req, fmt, ...)				\
-	do {							\
-		if (!(req)->quiet)				\
-			pr_warn(fmt, ##__VA_ARGS__);		\
-	} while (0)
+/* One warning line about a gmem_cma= or gmem_cma_pool= value. */
+static __printf(2, 3) void gmem_cma_warn(const struct gmem_cma_request *req,
+					 const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	if (req->quiet)
+		return;
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	pr_warn("%s%pV", req->prefix ?: "", &vaf);
+	va_end(args);
+}
 
 /*
  * Parse an unsigned number, decimal or 0x-prefixed hexadecimal, from @s.
@@ -390,6 +400,7 @@ struct cma *gmem_cma_area(int nid)
 		return NULL;
 	return gmem_cma_areas[array_index_nospec(nid, MAX_NUMNODES)];
 }
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_area);
 
 /**
  * gmem_cma_capacity_pages() - size of a node's area in 1 GiB pages

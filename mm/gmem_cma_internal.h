@@ -7,10 +7,13 @@
 
 #include <linux/bits.h>
 #include <linux/gmem_cma.h>
+#include <linux/list.h>
 #include <linux/numa.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 
 struct cma;
+struct folio;
 
 /*
  * Problems found in a gmem_cma= value.  Each one is reported with one
@@ -33,6 +36,7 @@ enum gmem_cma_problem {
  * @per_node: true if @size holds the request, false if @total does
  * @problems: mask of &enum gmem_cma_problem seen while parsing and planning
  * @quiet: do not print the warnings (used by the KUnit suite)
+ * @prefix: printed before each warning, to name the parameter
  */
 struct gmem_cma_request {
 	u64 size[MAX_NUMNODES];
@@ -40,6 +44,7 @@ struct gmem_cma_request {
 	bool per_node;
 	unsigned int problems;
 	bool quiet;
+	const char *prefix;
 };
 
 void gmem_cma_parse(const char *val, struct gmem_cma_request *req);
@@ -47,5 +52,63 @@ void gmem_cma_plan(struct gmem_cma_request *req, const u64 *node_bytes,
 		   u64 *plan);
 
 struct cma *gmem_cma_area(int nid);
+
+/**
+ * struct gmem_cma_pool - the 1 GiB pages a node holds out of its area
+ * @lock: protects every other field
+ * @free_list: folios not in use (free or promised to a reservation), frozen
+ * @used_list: folios in use
+ * @nr_free: folios on @free_list
+ * @nr_resv: how many of @nr_free are promised; never more than @nr_free
+ * @nr_used: folios on @used_list
+ * @alloc_fail: 1 GiB pages a grow asked for and CMA could not provide
+ * @grow_attempts: 1 GiB pages a grow asked CMA for
+ * @shrinks: 1 GiB pages given back to CMA
+ */
+struct gmem_cma_pool {
+	spinlock_t lock;		/* protects the fields below */
+	struct list_head free_list;
+	struct list_head used_list;
+	unsigned long nr_free;
+	unsigned long nr_resv;
+	unsigned long nr_used;
+	unsigned long alloc_fail;
+	unsigned long grow_attempts;
+	unsigned long shrinks;
+};
+
+/**
+ * struct gmem_cma_pool_stats - a snapshot of a pool, in 1 GiB pages
+ * @capacity: blocks in the node's area
+ * @nr_pages: held by the pool: @free + @resv + @used
+ * @free: free and promised to nobody
+ * @resv: promised to guest_memfd files, not yet allocated
+ * @used: allocated
+ * @alloc_fail: pages a grow asked for and CMA could not provide
+ * @grow_attempts: pages a grow asked CMA for
+ * @shrinks: pages given back to CMA
+ */
+struct gmem_cma_pool_stats {
+	unsigned long capacity;
+	unsigned long nr_pages;
+	unsigned long free;
+	unsigned long resv;
+	unsigned long used;
+	unsigned long alloc_fail;
+	unsigned long grow_attempts;
+	unsigned long shrinks;
+};
+
+struct gmem_cma_pool *gmem_cma_pool(int nid);
+void gmem_cma_pool_stats(int nid, struct gmem_cma_pool_stats *stats);
+unsigned long gmem_cma_total_pool_pages(void);
+int gmem_cma_set_pool_pages(int nid, unsigned long target);
+int gmem_cma_pool_reserve(int nid, unsigned long nr);
+void gmem_cma_pool_unreserve(int nid, unsigned long nr);
+struct folio *gmem_cma_pool_alloc(int nid);
+void gmem_cma_pool_free(int nid, struct folio *folio, bool keep_reserved);
+void gmem_cma_pool_for_each(int nid,
+			    void (*fn)(struct folio *folio, bool used, void *data),
+			    void *data);
 
 #endif /* _MM_GMEM_CMA_INTERNAL_H */

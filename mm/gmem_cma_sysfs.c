@@ -33,59 +33,150 @@ struct gmem_cma_node_kobj {
 /* The node directories, kept to unwind a failed init. */
 static struct gmem_cma_node_kobj *gmem_cma_nodes[MAX_NUMNODES] __initdata;
 
+/* /sys/kernel/mm/gmem_cma, set once at init. */
+static struct kobject *gmem_cma_kobj __ro_after_init;
+
+/* Sum a counter over every node with memory, or read one node's. */
+static unsigned long gmem_cma_stat(int nid, size_t offset)
+{
+	struct gmem_cma_pool_stats st;
+	unsigned long sum = 0;
+
+	if (nid != NUMA_NO_NODE) {
+		gmem_cma_pool_stats(nid, &st);
+		return *(unsigned long *)((char *)&st + offset);
+	}
+	for_each_node_state(nid, N_MEMORY) {
+		gmem_cma_pool_stats(nid, &st);
+		sum += *(unsigned long *)((char *)&st + offset);
+	}
+	return sum;
+}
+
+/* The node a file reports on: NUMA_NO_NODE for the files of the root. */
 static int gmem_cma_kobj_nid(struct kobject *kobj)
 {
+	if (kobj == gmem_cma_kobj)
+		return NUMA_NO_NODE;
 	return container_of(kobj, struct gmem_cma_node_kobj, kobj)->nid;
 }
 
-static ssize_t node_capacity_pages_show(struct kobject *kobj,
-					struct kobj_attribute *attr, char *buf)
+#define GMEM_CMA_STAT_ATTR(_name, _field)				\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%lu\n",					\
+			  gmem_cma_stat(gmem_cma_kobj_nid(kobj),	\
+					offsetof(struct gmem_cma_pool_stats, _field))); \
+}									\
+static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
+
+GMEM_CMA_STAT_ATTR(capacity_pages, capacity);
+GMEM_CMA_STAT_ATTR(free_pages, free);
+GMEM_CMA_STAT_ATTR(resv_pages, resv);
+GMEM_CMA_STAT_ATTR(used_pages, used);
+GMEM_CMA_STAT_ATTR(alloc_fail, alloc_fail);
+
+static ssize_t nr_pages_show(struct kobject *kobj, struct kobj_attribute *attr,
+			     char *buf)
 {
 	return sysfs_emit(buf, "%lu\n",
-			  gmem_cma_capacity_pages(gmem_cma_kobj_nid(kobj)));
+			  gmem_cma_stat(gmem_cma_kobj_nid(kobj),
+					offsetof(struct gmem_cma_pool_stats, nr_pages)));
 }
 
-static struct kobj_attribute node_capacity_pages_attr =
-	__ATTR(capacity_pages, 0444, node_capacity_pages_show, NULL);
+/*
+ * Writing nr_pages sets the pool size.  The write succeeds only if the pool
+ * then holds that many pages; see gmem_cma_set_pool_pages() for the errors.
+ */
+static ssize_t nr_pages_store(struct kobject *kobj, struct kobj_attribute *attr,
+			      const char *buf, size_t count)
+{
+	int nid = gmem_cma_kobj_nid(kobj);
+	unsigned long target;
+	char where[16] = "all nodes";
+	int ret;
 
-static struct attribute *gmem_cma_node_attrs[] = {
-	&node_capacity_pages_attr.attr,
+	if (nid != NUMA_NO_NODE)
+		snprintf(where, sizeof(where), "node %d", nid);
+	ret = kstrtoul(buf, 10, &target);
+	if (ret) {
+		pr_warn_ratelimited("%s: nr_pages: '%.*s' is not a number of pages\n",
+				    where, (int)min_t(size_t, strcspn(buf, "\n"), 32), buf);
+		return ret;
+	}
+
+	ret = gmem_cma_set_pool_pages(nid, target);
+	switch (ret) {
+	case 0:
+		return count;
+	case -EINVAL:
+		pr_warn_ratelimited("%s: nr_pages: %lu is above the capacity of %lu pages\n",
+				    where, target,
+				    gmem_cma_stat(nid, offsetof(struct gmem_cma_pool_stats,
+								capacity)));
+		break;
+	case -EBUSY:
+		pr_warn_ratelimited("%s: nr_pages: cannot set %lu: another resize is running, or pages are reserved or in use\n",
+				    where, target);
+		break;
+	case -ENOMEM:
+		pr_warn_ratelimited("%s: nr_pages: reached %lu of %lu pages: CMA could not provide the rest\n",
+				    where,
+				    gmem_cma_stat(nid, offsetof(struct gmem_cma_pool_stats,
+								nr_pages)), target);
+		break;
+	}
+	return ret;
+}
+
+static struct kobj_attribute nr_pages_attr = __ATTR_RW_MODE(nr_pages, 0644);
+
+static struct attribute *gmem_cma_attrs[] = {
+	&capacity_pages_attr.attr,
+	&nr_pages_attr.attr,
+	&free_pages_attr.attr,
+	&resv_pages_attr.attr,
+	&used_pages_attr.attr,
+	&alloc_fail_attr.attr,
 	NULL,
 };
-ATTRIBUTE_GROUPS(gmem_cma_node);
+ATTRIBUTE_GROUPS(gmem_cma);
 
 static void gmem_cma_node_release(struct kobject *kobj)
 {
 	kfree(container_of(kobj, struct gmem_cma_node_kobj, kobj));
 }
 
+/* The files of a node<N> directory are those of the root, for one node. */
 static const struct kobj_type gmem_cma_node_ktype = {
 	.release = gmem_cma_node_release,
 	.sysfs_ops = &kobj_sysfs_ops,
-	.default_groups = gmem_cma_node_groups,
+	.default_groups = gmem_cma_groups,
 };
 
-static ssize_t capacity_pages_show(struct kobject *kobj,
-				   struct kobj_attribute *attr, char *buf)
+/**
+ * gmem_cma_report_meminfo() - print the gmem_cma lines of /proc/meminfo
+ * @m: the seq_file of /proc/meminfo
+ *
+ * The pools' pages, in kB: all that they hold, the free ones (not promised
+ * to anyone) and the reserved ones.  The pages are neither hugetlb nor file
+ * pages and are counted nowhere else.
+ */
+void gmem_cma_report_meminfo(struct seq_file *m)
 {
-	unsigned long sum = 0;
-	int nid;
+	const unsigned long kb = GMEM_CMA_PAGE_SIZE / SZ_1K;
 
-	for_each_node_state(nid, N_MEMORY)
-		sum += gmem_cma_capacity_pages(nid);
-	return sysfs_emit(buf, "%lu\n", sum);
+	seq_printf(m, "GmemCmaTotal:   %8lu kB\n",
+		   gmem_cma_stat(NUMA_NO_NODE,
+				 offsetof(struct gmem_cma_pool_stats, nr_pages)) * kb);
+	seq_printf(m, "GmemCmaFree:    %8lu kB\n",
+		   gmem_cma_stat(NUMA_NO_NODE,
+				 offsetof(struct gmem_cma_pool_stats, free)) * kb);
+	seq_printf(m, "GmemCmaRsvd:    %8lu kB\n",
+		   gmem_cma_stat(NUMA_NO_NODE,
+				 offsetof(struct gmem_cma_pool_stats, resv)) * kb);
 }
-
-static struct kobj_attribute capacity_pages_attr = __ATTR_RO(capacity_pages);
-
-static struct attribute *gmem_cma_attrs[] = {
-	&capacity_pages_attr.attr,
-	NULL,
-};
-
-static const struct attribute_group gmem_cma_group = {
-	.attrs = gmem_cma_attrs,
-};
 
 /*
  * /sys/kernel/mm/gmem_cma/ with the totals, and a node<N> directory for
@@ -100,7 +191,8 @@ static int __init gmem_cma_sysfs_init(void)
 	root = kobject_create_and_add("gmem_cma", mm_kobj);
 	if (!root)
 		return -ENOMEM;
-	ret = sysfs_create_group(root, &gmem_cma_group);
+	gmem_cma_kobj = root;
+	ret = sysfs_create_groups(root, gmem_cma_groups);
 	if (ret)
 		goto err_put_root;
 
@@ -127,6 +219,7 @@ err_put_nodes:
 			kobject_put(&gmem_cma_nodes[nid]->kobj);
 err_put_root:
 	pr_warn("cannot create /sys/kernel/mm/gmem_cma (error %d)\n", ret);
+	gmem_cma_kobj = NULL;
 	kobject_put(root);
 	return ret;
 }
@@ -159,11 +252,39 @@ static int gmem_cma_areas_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(gmem_cma_areas);
 
+static void gmem_cma_show_folio(struct folio *folio, bool used, void *data)
+{
+	seq_printf(data, "  0x%-8lx %s\n", folio_pfn(folio), used ? "used" : "free");
+}
+
+/*
+ * debugfs "pools": every node's counters, the events of its grows and
+ * shrinks, and the folios it holds with their pfn and state ("free" covers
+ * reserved pages too: a reservation is a count, not a folio).
+ */
+static int gmem_cma_pools_show(struct seq_file *m, void *v)
+{
+	struct gmem_cma_pool_stats st;
+	int nid;
+
+	for_each_node_state(nid, N_MEMORY) {
+		gmem_cma_pool_stats(nid, &st);
+		seq_printf(m, "node %d: capacity %lu nr_pages %lu free %lu resv %lu used %lu alloc_fail %lu grow_attempts %lu shrinks %lu\n",
+			   nid, st.capacity, st.nr_pages, st.free, st.resv,
+			   st.used, st.alloc_fail, st.grow_attempts, st.shrinks);
+		if (st.capacity)
+			gmem_cma_pool_for_each(nid, gmem_cma_show_folio, m);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(gmem_cma_pools);
+
 static int __init gmem_cma_debugfs_init(void)
 {
 	struct dentry *dir = debugfs_create_dir("gmem_cma", NULL);
 
 	debugfs_create_file("areas", 0444, dir, NULL, &gmem_cma_areas_fops);
+	debugfs_create_file("pools", 0444, dir, NULL, &gmem_cma_pools_fops);
 	return 0;
 }
 late_initcall(gmem_cma_debugfs_init);

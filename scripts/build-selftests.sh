@@ -4,6 +4,7 @@
 # "make -C tools/testing/selftests install".
 #
 # usage: build-selftests.sh <tree> <install-dir>
+#   also builds tools/mm/gmemctl into <install-dir>/../gmemctl
 set -euo pipefail
 
 tree=$(cd "$1" && pwd)
@@ -22,4 +23,7 @@ make -s -C "$tree/tools/testing/selftests" -j"$(nproc)" \
 	TEST_GEN_PROGS_x86="$kvm_tests" TEST_PROGS_x86= \
 	TEST_GEN_PROGS_EXTENDED_x86= \
 	INSTALL_PATH="$out" install >/dev/null
+# gmemctl, with the kernel's tools/mm Makefile.
+make -s -C "$tree/tools/mm" CC="ccache gcc" gmemctl
+install -D -m 755 "$tree/tools/mm/gmemctl" "$out/../gmemctl"
 echo "build-selftests: installed $(grep -c . "$out/kselftest-list.txt") tests in $out"

@@ -24,8 +24,8 @@ KVM_TESTS = [
     "kvm:set_memory_region_test",
     "kvm:pre_fault_memory_test",
 ]
-OUR_TESTS = ["gmem_cma:gmem_cma_areas"]
-KUNIT_SUITES = {"gmem_cma_cmdline": 20}  # suite -> minimum number of cases
+OUR_TESTS = ["gmem_cma:gmem_cma_areas", "gmem_cma:gmem_cma_pool", "gmem_cma:gmemctl.sh"]
+KUNIT_SUITES = {"gmem_cma_cmdline": 20, "gmem_cma_pool": 3}  # suite -> minimum number of cases
 
 # The boot matrix: kernel arguments, the expected GiB per node, and the
 # warnings (regular expressions) that must each appear exactly once.
@@ -114,18 +114,23 @@ def kselftest_results(res, name, text, expected):
     """Top-level run_kselftest.sh results, plus the subtests of ours."""
     seen = {}
     sub = []
+    current = ""
     for line in text.splitlines():
         m = re.match(r"\s*(not )?ok \d+ selftests: (\S+): (\S+)(.*)", line)
         if m:
             seen[f"{m.group(2)}:{m.group(3)}"] = (m.group(1) is None and
                                                   "SKIP" not in m.group(4), line)
             continue
-        m = re.match(r"\s*# (not )?ok \d+ (areas\.\S+)(.*)", line)
+        m = re.match(r"\s*# (not )?ok \d+ ((areas|pool)\.\S+|[a-z].*)$", line)
+        if m and current.startswith("gmem_cma:"):
+            ok = m.group(1) is None and "# SKIP" not in m.group(2)
+            sub.append((current, m.group(2).split(" # ")[0].strip(), ok, line.strip()))
+            continue
+        m = re.match(r"# selftests: (\S+): (\S+)$", line.strip())
         if m:
-            sub.append((m.group(2), m.group(1) is None and "SKIP" not in m.group(3),
-                        line.strip()))
-    for sname, ok, line in sub:
-        res.add(f"{name}: gmem_cma_areas {sname}", ok, line)
+            current = f"{m.group(1)}:{m.group(2)}"
+    for test, sname, ok, line in sub:
+        res.add(f"{name}: {test} {sname}", ok, line)
     for test in expected:
         if test not in seen:
             res.add(f"{name}: {test}", False, "no result")

@@ -18,6 +18,8 @@ ln -s busybox "$root/bin/sh"
 cp "$here/guest/init" "$root/init"
 cp "$here/guest/report.sh" "$root/usr/share/gmem_cma/"
 cp -a "$ksft" "$root/kselftest"
+mkdir -p "$root/usr/sbin"
+cp "$ksft/../gmemctl" "$root/usr/sbin/gmemctl"
 cp "$(command -v numactl)" "$root/usr/bin/"
 # run_kselftest.sh needs GNU timeout (--foreground) for its per-test limit.
 cp /usr/bin/timeout "$root/usr/bin/"

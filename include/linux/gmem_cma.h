@@ -15,11 +15,18 @@
 #define GMEM_CMA_PAGE_SIZE	SZ_1G
 #define GMEM_CMA_PAGE_ORDER	(30 - PAGE_SHIFT)
 
+struct seq_file;
+
 #ifdef CONFIG_GMEM_CMA
 void __init gmem_cma_reserve(void);
 unsigned long gmem_cma_capacity_pages(int nid);
+void gmem_cma_report_meminfo(struct seq_file *m);
 #else
 static inline void gmem_cma_reserve(void)
+{
+}
+
+static inline void gmem_cma_report_meminfo(struct seq_file *m)
 {
 }
 

@@ -1,17 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * KUnit tests for the gmem_cma= parser and the per-node reservation plan.
+ * KUnit tests for gmem_cma.
  *
- * Each case feeds one gmem_cma= value through gmem_cma_parse() and
- * gmem_cma_plan() on a made-up node layout and checks exactly which
- * problems were reported and how much every node would get.
+ * gmem_cma_cmdline feeds gmem_cma= values through gmem_cma_parse() and
+ * gmem_cma_plan() on made-up node layouts and checks exactly which problems
+ * were reported and how much every node would get.
+ *
+ * gmem_cma_pool works on the real areas of the running kernel (it skips if
+ * there are none): it grows, reserves, allocates, frees and shrinks a pool
+ * and checks every counter, CMA's included, after each step.
  */
 
 #include <kunit/test.h>
+#include <linux/cma.h>
+#include <linux/mm.h>
+#include <linux/nodemask.h>
 #include <linux/numa.h>
 #include <linux/sizes.h>
 #include <linux/string.h>
 
+#include "../cma.h"
 #include "../gmem_cma_internal.h"
 
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
@@ -164,7 +172,107 @@ static struct kunit_suite gmem_cma_test_suite = {
 	.test_cases = gmem_cma_test_cases,
 };
 
-kunit_test_suite(gmem_cma_test_suite);
+/* A node whose area has room for one more page in its pool, or skip. */
+static int gmem_cma_test_node(struct kunit *test, struct gmem_cma_pool_stats *base)
+{
+	int nid;
 
-MODULE_DESCRIPTION("KUnit tests for the gmem_cma= boot parameter");
+	for_each_node_state(nid, N_MEMORY) {
+		gmem_cma_pool_stats(nid, base);
+		if (base->nr_pages < base->capacity)
+			return nid;
+	}
+	kunit_skip(test, "no gmem_cma area with a block left in CMA");
+	return NUMA_NO_NODE;
+}
+
+/* The pool of @nid holds exactly these pages, and CMA agrees. */
+static void expect_pool(struct kunit *test, int nid, unsigned long nr,
+			unsigned long free, unsigned long resv, unsigned long used)
+{
+	struct gmem_cma_pool_stats st;
+	struct cma *cma = gmem_cma_area(nid);
+
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.nr_pages, nr);
+	KUNIT_EXPECT_EQ(test, st.free, free);
+	KUNIT_EXPECT_EQ(test, st.resv, resv);
+	KUNIT_EXPECT_EQ(test, st.used, used);
+	KUNIT_EXPECT_EQ(test, cma->available_count,
+			cma->count - (nr << GMEM_CMA_PAGE_ORDER));
+}
+
+/* Growing takes a block out of CMA, shrinking gives it back. */
+static void gmem_cma_pool_grow_shrink(struct kunit *test)
+{
+	struct gmem_cma_pool_stats b;
+	int nid = gmem_cma_test_node(test, &b);
+
+	KUNIT_ASSERT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages + 1), 0);
+	expect_pool(test, nid, b.nr_pages + 1, b.free + 1, b.resv, b.used);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages), 0);
+	expect_pool(test, nid, b.nr_pages, b.free, b.resv, b.used);
+}
+
+/* Reserved and used pages cannot be given back; every state is counted. */
+static void gmem_cma_pool_reserve_alloc_free(struct kunit *test)
+{
+	struct gmem_cma_pool_stats b;
+	int nid = gmem_cma_test_node(test, &b);
+	struct folio *folio;
+
+	KUNIT_ASSERT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages + 1), 0);
+	KUNIT_ASSERT_EQ(test, gmem_cma_pool_reserve(nid, b.free + 1), 0);
+	expect_pool(test, nid, b.nr_pages + 1, 0, b.resv + b.free + 1, b.used);
+	KUNIT_EXPECT_EQ(test, gmem_cma_pool_reserve(nid, 1), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages), -EBUSY);
+	expect_pool(test, nid, b.nr_pages + 1, 0, b.resv + b.free + 1, b.used);
+
+	folio = gmem_cma_pool_alloc(nid);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_EQ(test, folio_order(folio), GMEM_CMA_PAGE_ORDER);
+	KUNIT_EXPECT_EQ(test, folio_nid(folio), nid);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(folio), 1);
+	KUNIT_EXPECT_TRUE(test, IS_ALIGNED(folio_pfn(folio), 1UL << GMEM_CMA_PAGE_ORDER));
+	expect_pool(test, nid, b.nr_pages + 1, 0, b.resv + b.free, b.used + 1);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages), -EBUSY);
+
+	KUNIT_ASSERT_TRUE(test, folio_ref_freeze(folio, 1));
+	gmem_cma_pool_free(nid, folio, false);
+	expect_pool(test, nid, b.nr_pages + 1, 1, b.resv + b.free, b.used);
+	gmem_cma_pool_unreserve(nid, b.free);
+	expect_pool(test, nid, b.nr_pages + 1, b.free + 1, b.resv, b.used);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages), 0);
+	expect_pool(test, nid, b.nr_pages, b.free, b.resv, b.used);
+}
+
+/* Targets out of range change nothing. */
+static void gmem_cma_pool_bad_targets(struct kunit *test)
+{
+	struct gmem_cma_pool_stats b;
+	int nid = gmem_cma_test_node(test, &b);
+
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, b.capacity + 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, ULONG_MAX), -EINVAL);
+	expect_pool(test, nid, b.nr_pages, b.free, b.resv, b.used);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(MAX_NUMNODES, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(NUMA_NO_NODE, ULONG_MAX), -EINVAL);
+	expect_pool(test, nid, b.nr_pages, b.free, b.resv, b.used);
+}
+
+static struct kunit_case gmem_cma_pool_test_cases[] = {
+	KUNIT_CASE(gmem_cma_pool_grow_shrink),
+	KUNIT_CASE(gmem_cma_pool_reserve_alloc_free),
+	KUNIT_CASE(gmem_cma_pool_bad_targets),
+	{}
+};
+
+static struct kunit_suite gmem_cma_pool_test_suite = {
+	.name = "gmem_cma_pool",
+	.test_cases = gmem_cma_pool_test_cases,
+};
+
+kunit_test_suites(&gmem_cma_test_suite, &gmem_cma_pool_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for gmem_cma");
 MODULE_LICENSE("GPL");

@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * gmem_cma pools: the 1 GiB pages each node holds out of its CMA area.
+ *
+ * A 1 GiB block of a node's gmem_cma area is in exactly one state:
+ *
+ *   in CMA    not taken: the page allocator lends it to movable allocations
+ *   free      taken out of CMA, held by the pool, promised to nobody
+ *   reserved  held by the pool and promised to a guest_memfd file
+ *   in use    allocated to a guest_memfd file
+ *
+ * The pool holds free, reserved and in-use pages (nr_pages).  Reserved pages
+ * are a count, not particular folios: a reservation is a promise that a
+ * free folio will be there when the owner asks.  Growing the pool takes
+ * blocks out of CMA, migrating the movable pages in them; shrinking it
+ * gives free folios back to CMA, whole, to the area they came from.
+ *
+ * See Documentation/admin-guide/mm/gmem_cma.rst
+ */
+
+#define pr_fmt(fmt) "gmem_cma: " fmt
+
+#include <linux/cma.h>
+#include <linux/gmem_cma.h>
+#include <linux/init.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/nodemask.h>
+#include <linux/nospec.h>
+#include <linux/printk.h>
+#include <linux/sched.h>
+#include <linux/spinlock.h>
+#include <kunit/visibility.h>
+
+#include "gmem_cma_internal.h"
+
+static struct gmem_cma_pool gmem_cma_pools[MAX_NUMNODES];
+
+/*
+ * Serializes every change of a pool's size, per node or global.  Growing
+ * sleeps for a long time (migration), so writers that find it taken get
+ * -EBUSY instead of queueing up behind it.
+ */
+static DEFINE_MUTEX(gmem_cma_resize_lock);
+
+/* The gmem_cma_pool= request, parsed early, applied by an initcall. */
+static struct gmem_cma_request gmem_cma_pool_request __initdata = {
+	.prefix = "gmem_cma_pool: ",
+};
+
+static bool gmem_cma_pool_requested __initdata;
+
+/**
+ * gmem_cma_pool() - the pool of a node
+ * @nid: node id
+ *
+ * Return: the node's pool, or NULL for a node id out of range.
+ */
+struct gmem_cma_pool *gmem_cma_pool(int nid)
+{
+	if (nid < 0 || nid >= MAX_NUMNODES)
+		return NULL;
+	return &gmem_cma_pools[array_index_nospec(nid, MAX_NUMNODES)];
+}
+
+/**
+ * gmem_cma_pool_stats() - a consistent snapshot of a node's pool counters
+ * @nid: node id
+ * @stats: filled with the counters
+ */
+void gmem_cma_pool_stats(int nid, struct gmem_cma_pool_stats *stats)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+
+	memset(stats, 0, sizeof(*stats));
+	stats->capacity = gmem_cma_capacity_pages(nid);
+	if (!pool || !stats->capacity)
+		return;
+	spin_lock(&pool->lock);
+	stats->free = pool->nr_free - pool->nr_resv;
+	stats->resv = pool->nr_resv;
+	stats->used = pool->nr_used;
+	stats->nr_pages = pool->nr_free + pool->nr_used;
+	stats->alloc_fail = pool->alloc_fail;
+	stats->grow_attempts = pool->grow_attempts;
+	stats->shrinks = pool->shrinks;
+	spin_unlock(&pool->lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_stats);
+
+/*
+ * Take one 1 GiB block out of the node's area.  CMA tries every free block
+ * of the area in turn until it can migrate away what occupies one; a
+ * second attempt catches pages that were only briefly pinned.  The folio
+ * comes back frozen (refcount 0) and stays so while it is in the pool.
+ */
+static struct folio *gmem_cma_take(int nid)
+{
+	struct cma *cma = gmem_cma_area(nid);
+	struct page *page;
+	int attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		page = cma_alloc_frozen_compound(cma, GMEM_CMA_PAGE_ORDER);
+		if (page)
+			return page_folio(page);
+		cond_resched();
+	}
+	return NULL;
+}
+
+/* Give a free folio back to the area of the node it belongs to. */
+static void gmem_cma_give_back(int nid, struct folio *folio)
+{
+	WARN_ON_ONCE(!cma_release_frozen(gmem_cma_area(nid), &folio->page,
+					 folio_nr_pages(folio)));
+}
+
+/* Grow or shrink one node's pool by one page. */
+static int gmem_cma_pool_grow_one(int nid)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+	struct folio *folio;
+
+	lockdep_assert_held(&gmem_cma_resize_lock);
+
+	spin_lock(&pool->lock);
+	pool->grow_attempts++;
+	spin_unlock(&pool->lock);
+
+	folio = gmem_cma_take(nid);
+
+	spin_lock(&pool->lock);
+	if (!folio) {
+		pool->alloc_fail++;
+		spin_unlock(&pool->lock);
+		pr_warn_ratelimited("node %d: cannot take a 1G page out of CMA area gmem%d: its free blocks hold pages that cannot be migrated\n",
+				    nid, nid);
+		return -ENOMEM;
+	}
+	list_add_tail(&folio->lru, &pool->free_list);
+	pool->nr_free++;
+	spin_unlock(&pool->lock);
+	return 0;
+}
+
+static int gmem_cma_pool_shrink_one(int nid)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+	struct folio *folio;
+
+	lockdep_assert_held(&gmem_cma_resize_lock);
+
+	spin_lock(&pool->lock);
+	if (pool->nr_free <= pool->nr_resv) {
+		spin_unlock(&pool->lock);
+		return -EBUSY;
+	}
+	folio = list_first_entry(&pool->free_list, struct folio, lru);
+	list_del(&folio->lru);
+	pool->nr_free--;
+	pool->shrinks++;
+	spin_unlock(&pool->lock);
+
+	gmem_cma_give_back(nid, folio);
+	return 0;
+}
+
+static unsigned long gmem_cma_pool_pages(int nid)
+{
+	struct gmem_cma_pool_stats st;
+
+	gmem_cma_pool_stats(nid, &st);
+	return st.nr_pages;
+}
+
+/* Pages of the node's pool that cannot be given back: reserved and in use. */
+static unsigned long gmem_cma_pool_pinned(int nid)
+{
+	struct gmem_cma_pool_stats st;
+
+	gmem_cma_pool_stats(nid, &st);
+	return st.resv + st.used;
+}
+
+static int gmem_cma_resize_node(int nid, unsigned long target)
+{
+	int ret = 0;
+
+	lockdep_assert_held(&gmem_cma_resize_lock);
+
+	if (target > gmem_cma_capacity_pages(nid))
+		return -EINVAL;
+	if (target < gmem_cma_pool_pinned(nid))
+		return -EBUSY;
+
+	while (!ret && gmem_cma_pool_pages(nid) < target) {
+		ret = gmem_cma_pool_grow_one(nid);
+		cond_resched();
+	}
+	while (!ret && gmem_cma_pool_pages(nid) > target)
+		ret = gmem_cma_pool_shrink_one(nid);
+	return ret;
+}
+
+/*
+ * Spread a total over the nodes like hugetlb's nr_hugepages: grow or shrink
+ * one page at a time, taking the nodes in turn, skipping a node once it
+ * cannot give or take any more.
+ */
+static int gmem_cma_resize_all(unsigned long target)
+{
+	unsigned long capacity = 0, pinned = 0, cur = 0;
+	nodemask_t stuck = NODE_MASK_NONE;
+	bool grow;
+	int nid;
+
+	lockdep_assert_held(&gmem_cma_resize_lock);
+
+	for_each_node_state(nid, N_MEMORY) {
+		capacity += gmem_cma_capacity_pages(nid);
+		pinned += gmem_cma_pool_pinned(nid);
+		cur += gmem_cma_pool_pages(nid);
+	}
+	if (target > capacity)
+		return -EINVAL;
+	if (target < pinned)
+		return -EBUSY;
+
+	grow = target > cur;
+	while (cur != target) {
+		bool progress = false;
+
+		for_each_node_state(nid, N_MEMORY) {
+			if (cur == target)
+				break;
+			if (node_isset(nid, stuck))
+				continue;
+			if (grow && gmem_cma_pool_pages(nid) < gmem_cma_capacity_pages(nid) &&
+			    !gmem_cma_pool_grow_one(nid)) {
+				cur++;
+				progress = true;
+			} else if (!grow && !gmem_cma_pool_shrink_one(nid)) {
+				cur--;
+				progress = true;
+			} else {
+				node_set(nid, stuck);
+			}
+			cond_resched();
+		}
+		if (!progress)
+			return grow ? -ENOMEM : -EBUSY;
+	}
+	return 0;
+}
+
+/**
+ * gmem_cma_set_pool_pages() - set the number of pages a pool holds
+ * @nid: node id, or NUMA_NO_NODE to set the total over all nodes
+ * @target: the number of 1 GiB pages to hold
+ *
+ * Grows the pool by taking blocks out of CMA, or shrinks it by giving free
+ * pages back.  Nothing changes if @target is above the capacity or below
+ * the pages that are reserved or in use.  A grow that CMA cannot complete
+ * keeps the pages it got.
+ *
+ * Return: 0 when the pool holds @target pages; -EINVAL if @target is above
+ * the capacity; -EBUSY if it is below the reserved and used pages, or if
+ * another resize is running; -ENOMEM if CMA could not provide every page
+ * (the pool keeps what it got).
+ */
+int gmem_cma_set_pool_pages(int nid, unsigned long target)
+{
+	int ret;
+
+	if (nid != NUMA_NO_NODE && !gmem_cma_capacity_pages(nid))
+		return target ? -EINVAL : 0;
+	if (!mutex_trylock(&gmem_cma_resize_lock))
+		return -EBUSY;
+	if (nid == NUMA_NO_NODE)
+		ret = gmem_cma_resize_all(target);
+	else
+		ret = gmem_cma_resize_node(nid, target);
+	mutex_unlock(&gmem_cma_resize_lock);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_set_pool_pages);
+
+/**
+ * gmem_cma_pool_reserve() - promise free pages of a node's pool
+ * @nid: node id
+ * @nr: number of pages
+ *
+ * Return: 0 if all @nr pages were reserved, -ENOMEM (and nothing reserved)
+ * if the pool does not have that many free pages.
+ */
+int gmem_cma_pool_reserve(int nid, unsigned long nr)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+	int ret = -ENOMEM;
+
+	if (!pool)
+		return -EINVAL;
+	spin_lock(&pool->lock);
+	if (pool->nr_free - pool->nr_resv >= nr) {
+		pool->nr_resv += nr;
+		ret = 0;
+	}
+	spin_unlock(&pool->lock);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_reserve);
+
+/**
+ * gmem_cma_pool_unreserve() - take back a promise made by gmem_cma_pool_reserve()
+ * @nid: node id
+ * @nr: number of reserved pages that will not be allocated
+ */
+void gmem_cma_pool_unreserve(int nid, unsigned long nr)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+
+	spin_lock(&pool->lock);
+	if (WARN_ON_ONCE(nr > pool->nr_resv))
+		nr = pool->nr_resv;
+	pool->nr_resv -= nr;
+	spin_unlock(&pool->lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_unreserve);
+
+/**
+ * gmem_cma_pool_alloc() - allocate a reserved page of a node's pool
+ * @nid: node id
+ *
+ * Turns one reserved page into a page in use.
+ *
+ * Return: a 1 GiB folio with a reference count of one, not zeroed, or NULL
+ * if the node has no reserved page.
+ */
+struct folio *gmem_cma_pool_alloc(int nid)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+	struct folio *folio = NULL;
+
+	spin_lock(&pool->lock);
+	if (pool->nr_resv && !WARN_ON_ONCE(list_empty(&pool->free_list))) {
+		folio = list_first_entry(&pool->free_list, struct folio, lru);
+		list_move_tail(&folio->lru, &pool->used_list);
+		pool->nr_free--;
+		pool->nr_resv--;
+		pool->nr_used++;
+	}
+	spin_unlock(&pool->lock);
+	if (folio)
+		folio_ref_unfreeze(folio, 1);
+	return folio;
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_alloc);
+
+/**
+ * gmem_cma_pool_free() - return a page in use to its pool
+ * @nid: node id of the pool the folio was allocated from
+ * @folio: the folio; its reference count must have dropped to zero
+ * @keep_reserved: true to turn it back into a reserved page, false to free it
+ */
+void gmem_cma_pool_free(int nid, struct folio *folio, bool keep_reserved)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+
+	VM_WARN_ON_ONCE_FOLIO(folio_ref_count(folio), folio);
+	spin_lock(&pool->lock);
+	list_move_tail(&folio->lru, &pool->free_list);
+	pool->nr_used--;
+	pool->nr_free++;
+	if (keep_reserved)
+		pool->nr_resv++;
+	spin_unlock(&pool->lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_free);
+
+/**
+ * gmem_cma_pool_for_each() - call @fn for every folio a node's pool holds
+ * @nid: node id
+ * @fn: called with the pool lock held, so it must not sleep
+ * @data: passed to @fn
+ */
+void gmem_cma_pool_for_each(int nid,
+			    void (*fn)(struct folio *folio, bool used, void *data),
+			    void *data)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+	struct folio *folio;
+
+	spin_lock(&pool->lock);
+	list_for_each_entry(folio, &pool->free_list, lru)
+		fn(folio, false, data);
+	list_for_each_entry(folio, &pool->used_list, lru)
+		fn(folio, true, data);
+	spin_unlock(&pool->lock);
+}
+
+static int __init gmem_cma_pool_early_param(char *val)
+{
+	gmem_cma_pool_requested = true;
+	gmem_cma_parse(val, &gmem_cma_pool_request);
+	return 0;
+}
+early_param("gmem_cma_pool", gmem_cma_pool_early_param);
+
+/* Fill the pools asked for by gmem_cma_pool= once the areas are active. */
+static int __init gmem_cma_pool_init(void)
+{
+	struct gmem_cma_request *req = &gmem_cma_pool_request;
+	unsigned long want, cap;
+	int nid, ret;
+
+	for (nid = 0; nid < MAX_NUMNODES; nid++) {
+		spin_lock_init(&gmem_cma_pools[nid].lock);
+		INIT_LIST_HEAD(&gmem_cma_pools[nid].free_list);
+		INIT_LIST_HEAD(&gmem_cma_pools[nid].used_list);
+	}
+	if (!gmem_cma_pool_requested)
+		return 0;
+
+	if (!req->per_node) {
+		want = req->total >> 30;
+		ret = want ? gmem_cma_set_pool_pages(NUMA_NO_NODE, want) : 0;
+		if (ret == -EINVAL)
+			pr_warn("gmem_cma_pool: %luG is more than the areas hold: skipped\n",
+				want);
+		else if (ret)
+			pr_warn("gmem_cma_pool: filled %lu of %lu pages (error %d)\n",
+				gmem_cma_total_pool_pages(), want, ret);
+		else
+			pr_info("gmem_cma_pool: filled %lu pages\n", want);
+		return 0;
+	}
+
+	for (nid = 0; nid < MAX_NUMNODES; nid++) {
+		want = req->size[nid] >> 30;
+		if (!want)
+			continue;
+		cap = gmem_cma_capacity_pages(nid);
+		if (want > cap) {
+			pr_warn("gmem_cma_pool: node %d: %luG asked for but its area holds %luG: skipped\n",
+				nid, want, cap);
+			continue;
+		}
+		ret = gmem_cma_set_pool_pages(nid, want);
+		if (ret)
+			pr_warn("gmem_cma_pool: node %d: filled %lu of %lu pages (error %d)\n",
+				nid, gmem_cma_pool_pages(nid), want, ret);
+		else
+			pr_info("gmem_cma_pool: node %d: filled %lu pages\n", nid, want);
+	}
+	return 0;
+}
+subsys_initcall(gmem_cma_pool_init);
+
+/**
+ * gmem_cma_total_pool_pages() - pages held by the pools of all nodes
+ *
+ * Return: the sum of every node's nr_pages.
+ */
+unsigned long gmem_cma_total_pool_pages(void)
+{
+	unsigned long sum = 0;
+	int nid;
+
+	for_each_node_state(nid, N_MEMORY)
+		sum += gmem_cma_pool_pages(nid);
+	return sum;
+}

@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Size the gmem_cma pools through sysfs and check that every report agrees:
+ * the per-node and global files, /proc/meminfo, CMA's own counters of each
+ * gmem<N> area and debugfs.  Grow through memory full of movable pages,
+ * fail on a pinned block, reject bad and concurrent writes, and leave every
+ * counter as it was found.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+
+#define MAX_NODES	8
+#define PAGES_PER_GB	262144L
+#define SYSFS		"/sys/kernel/mm/gmem_cma"
+#define MPOL_BIND	2
+
+struct snapshot {
+	long cap[MAX_NODES], nr[MAX_NODES], free[MAX_NODES], resv[MAX_NODES];
+	long used[MAX_NODES], fail[MAX_NODES];
+	long cma_avail[MAX_NODES], cma_ok[MAX_NODES], cma_rel[MAX_NODES];
+};
+
+static int nr_nodes;
+
+static long read_long(const char *fmt, int nid)
+{
+	char path[128], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), fmt, nid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* Write a string to a sysfs file; 0 or the errno of the write. */
+static int write_str(const char *path, const char *val)
+{
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int set_pages(int nid, long pages)
+{
+	char path[96], val[32];
+
+	if (nid < 0)
+		snprintf(path, sizeof(path), SYSFS "/nr_pages");
+	else
+		snprintf(path, sizeof(path), SYSFS "/node%d/nr_pages", nid);
+	snprintf(val, sizeof(val), "%ld\n", pages);
+	return write_str(path, val);
+}
+
+static long meminfo_kb(const char *key)
+{
+	char buf[8192], *p;
+	int fd = open("/proc/meminfo", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, key);
+	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+static void take(struct snapshot *s)
+{
+	int nid;
+
+	memset(s, 0, sizeof(*s));
+	for (nid = 0; nid < nr_nodes; nid++) {
+		s->cap[nid] = read_long(SYSFS "/node%d/capacity_pages", nid);
+		s->nr[nid] = read_long(SYSFS "/node%d/nr_pages", nid);
+		s->free[nid] = read_long(SYSFS "/node%d/free_pages", nid);
+		s->resv[nid] = read_long(SYSFS "/node%d/resv_pages", nid);
+		s->used[nid] = read_long(SYSFS "/node%d/used_pages", nid);
+		s->fail[nid] = read_long(SYSFS "/node%d/alloc_fail", nid);
+		s->cma_avail[nid] = read_long("/sys/kernel/mm/cma/gmem%d/available_pages", nid);
+		s->cma_ok[nid] = read_long("/sys/kernel/mm/cma/gmem%d/alloc_pages_success", nid);
+		s->cma_rel[nid] = read_long("/sys/kernel/mm/cma/gmem%d/release_pages_success", nid);
+	}
+}
+
+/*
+ * Every report agrees with the pool sizes in @want (per node), and CMA's
+ * success and release counters moved from @base by exactly the pages that
+ * went out and came back.
+ */
+static void check_all(struct __test_metadata *_metadata, const long *want,
+		      const struct snapshot *base, const long *grown,
+		      const long *shrunk)
+{
+	long sum[6] = { 0 };
+	struct snapshot s;
+	int nid;
+
+	take(&s);
+	for (nid = 0; nid < nr_nodes; nid++) {
+		EXPECT_EQ(want[nid], s.nr[nid]) TH_LOG("node %d nr_pages", nid);
+		EXPECT_EQ(s.nr[nid], s.free[nid] + s.resv[nid] + s.used[nid]);
+		EXPECT_EQ(0, s.resv[nid]);
+		EXPECT_EQ(0, s.used[nid]);
+		sum[0] += s.cap[nid];
+		sum[1] += s.nr[nid];
+		sum[2] += s.free[nid];
+		sum[3] += s.resv[nid];
+		sum[4] += s.used[nid];
+		sum[5] += s.fail[nid];
+		if (s.cap[nid] <= 0)
+			continue;
+		EXPECT_EQ(s.cap[nid] * PAGES_PER_GB - s.nr[nid] * PAGES_PER_GB,
+			  s.cma_avail[nid]) TH_LOG("node %d cma available_pages", nid);
+		EXPECT_EQ(base->cma_ok[nid] + grown[nid] * PAGES_PER_GB, s.cma_ok[nid])
+			TH_LOG("node %d cma alloc_pages_success", nid);
+		EXPECT_EQ(base->cma_rel[nid] + shrunk[nid] * PAGES_PER_GB, s.cma_rel[nid])
+			TH_LOG("node %d cma release_pages_success", nid);
+	}
+	EXPECT_EQ(sum[0], read_long(SYSFS "/capacity_pages", 0));
+	EXPECT_EQ(sum[1], read_long(SYSFS "/nr_pages", 0));
+	EXPECT_EQ(sum[2], read_long(SYSFS "/free_pages", 0));
+	EXPECT_EQ(sum[3], read_long(SYSFS "/resv_pages", 0));
+	EXPECT_EQ(sum[4], read_long(SYSFS "/used_pages", 0));
+	EXPECT_EQ(sum[5], read_long(SYSFS "/alloc_fail", 0));
+	EXPECT_EQ(sum[1] << 20, meminfo_kb("GmemCmaTotal:"));
+	EXPECT_EQ(sum[2] << 20, meminfo_kb("GmemCmaFree:"));
+	EXPECT_EQ(sum[3] << 20, meminfo_kb("GmemCmaRsvd:"));
+}
+
+FIXTURE(pool) {
+	struct snapshot base;
+	long start[MAX_NODES];	/* pool sizes when the test started */
+	long want[MAX_NODES], grown[MAX_NODES], shrunk[MAX_NODES];
+	int node;	/* the node with the largest area */
+};
+
+FIXTURE_SETUP(pool)
+{
+	int nid;
+
+	if (getuid())
+		SKIP(return, "needs root");
+	if (read_long(SYSFS "/capacity_pages", 0) <= 0)
+		SKIP(return, "no gmem_cma areas (boot with gmem_cma=)");
+	for (nr_nodes = 0; nr_nodes < MAX_NODES; nr_nodes++)
+		if (read_long(SYSFS "/node%d/capacity_pages", nr_nodes) < 0)
+			break;
+	take(&self->base);
+	memcpy(self->start, self->base.nr, sizeof(self->start));
+	self->node = 0;
+	for (nid = 0; nid < nr_nodes; nid++) {
+		self->want[nid] = self->base.nr[nid];
+		if (self->base.cap[nid] > self->base.cap[self->node])
+			self->node = nid;
+	}
+	memset(self->grown, 0, sizeof(self->grown));
+	memset(self->shrunk, 0, sizeof(self->shrunk));
+}
+
+/* Put every pool back to its size at the start and check it is exact. */
+FIXTURE_TEARDOWN(pool)
+{
+	long grown[MAX_NODES], shrunk[MAX_NODES];
+	struct snapshot now;
+	int nid;
+
+	if (!nr_nodes)
+		return;
+	take(&now);
+	for (nid = 0; nid < nr_nodes; nid++) {
+		long d = self->start[nid] - now.nr[nid];
+
+		grown[nid] = d > 0 ? d : 0;
+		shrunk[nid] = d < 0 ? -d : 0;
+		EXPECT_EQ(0, set_pages(nid, self->start[nid]));
+	}
+	check_all(_metadata, self->start, &now, grown, shrunk);
+}
+
+/* Resize one node at a time, and both through the global file. */
+static void resize(struct __test_metadata *_metadata, struct _test_data_pool *self,
+		   int nid, long pages)
+{
+	struct snapshot now;
+	int n;
+
+	take(&now);
+	ASSERT_EQ(0, set_pages(nid, pages));
+	take(&self->base);	/* only the counters of CMA are compared to it */
+	memcpy(self->base.cma_ok, now.cma_ok, sizeof(now.cma_ok));
+	memcpy(self->base.cma_rel, now.cma_rel, sizeof(now.cma_rel));
+	for (n = 0; n < nr_nodes; n++) {
+		long d = self->base.nr[n] - now.nr[n];
+
+		self->grown[n] = d > 0 ? d : 0;
+		self->shrunk[n] = d < 0 ? -d : 0;
+		if (nid == n)
+			ASSERT_EQ(pages, self->base.nr[n]);
+		self->want[n] = self->base.nr[n];
+	}
+	check_all(_metadata, self->want, &now, self->grown, self->shrunk);
+}
+
+TEST_F(pool, grow_and_shrink_each_node)
+{
+	int nid;
+
+	for (nid = 0; nid < nr_nodes; nid++) {
+		if (self->base.cap[nid] <= 0)
+			continue;
+		resize(_metadata, self, nid, 0);
+		resize(_metadata, self, nid, self->base.cap[nid]);
+		resize(_metadata, self, nid, 1);
+		resize(_metadata, self, nid, self->start[nid]);
+	}
+}
+
+TEST_F(pool, grow_and_shrink_total)
+{
+	long total = read_long(SYSFS "/capacity_pages", 0);
+	int nid;
+
+	resize(_metadata, self, -1, 0);
+	resize(_metadata, self, -1, total);
+	for (nid = 0; nid < nr_nodes; nid++)
+		EXPECT_EQ(self->base.cap[nid], self->base.nr[nid]);
+	/* Shrinking the total spreads over the nodes, like nr_hugepages. */
+	resize(_metadata, self, -1, nr_nodes);
+	for (nid = 0; nid < nr_nodes; nid++)
+		if (self->base.cap[nid] > 0)
+			EXPECT_EQ(1, self->base.nr[nid]);
+	resize(_metadata, self, -1, 0);
+}
+
+/* Each bad write fails with its errno and changes nothing. */
+TEST_F(pool, bad_writes)
+{
+	static const struct { const char *val; int err; } bad[] = {
+		{ "abc\n", EINVAL }, { "-1\n", EINVAL }, { "\n", EINVAL },
+		{ "1x\n", EINVAL }, { "1.5\n", EINVAL }, { " 1\n", EINVAL },
+		{ "99999999999999999999\n", ERANGE },
+		{ "18446744073709551615\n", EINVAL },
+	};
+	char path[96], val[32];
+	struct snapshot before, after;
+	int nid = self->node, i, w;
+
+	take(&before);
+	for (w = 0; w < 2; w++) {
+		if (w)
+			snprintf(path, sizeof(path), SYSFS "/nr_pages");
+		else
+			snprintf(path, sizeof(path), SYSFS "/node%d/nr_pages", nid);
+		for (i = 0; i < (int)ARRAY_SIZE(bad); i++)
+			EXPECT_EQ(bad[i].err, write_str(path, bad[i].val))
+				TH_LOG("%s <- bad[%d]", path, i);
+		snprintf(val, sizeof(val), "%ld\n",
+			 (w ? read_long(SYSFS "/capacity_pages", 0) : before.cap[nid]) + 1);
+		EXPECT_EQ(EINVAL, write_str(path, val)) TH_LOG("above capacity");
+	}
+	take(&after);
+	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
+}
+
+/*
+ * Two writers at once: each write either completes or fails with EBUSY,
+ * and the pools stay consistent.  Loops until it has seen a collision.
+ */
+TEST_F(pool, concurrent_writers)
+{
+	long *seen = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long cap = self->base.cap[self->node];
+	int child, status, i, k;
+
+	ASSERT_NE(MAP_FAILED, seen);
+	memset(seen, 0, 4096);
+	for (k = 0; k < 2; k++) {
+		child = fork();
+		ASSERT_GE(child, 0);
+		if (child)
+			continue;
+		for (i = 0; i < 400 && !seen[2]; i++) {
+			int err = set_pages(k ? -1 : self->node, (i + k) % 2 ? cap : 0);
+
+			if (!err)
+				__atomic_add_fetch(&seen[0], 1, __ATOMIC_SEQ_CST);
+			else if (err == EBUSY)
+				__atomic_add_fetch(&seen[2], 1, __ATOMIC_SEQ_CST);
+			else
+				__atomic_add_fetch(&seen[3], 1, __ATOMIC_SEQ_CST);
+		}
+		_exit(0);
+	}
+	for (k = 0; k < 2; k++) {
+		wait(&status);
+		EXPECT_EQ(0, status);
+	}
+	TH_LOG("%ld writes done, %ld EBUSY, %ld other errors", seen[0], seen[2], seen[3]);
+	EXPECT_GT(seen[0], 0);
+	EXPECT_GT(seen[2], 0);
+	EXPECT_EQ(0, seen[3]);
+	munmap(seen, 4096);
+	/* The teardown checks that the reports agree with whatever won. */
+}
+
+/*
+ * Fill node @nid with anonymous memory (leaving @margin_mb free), so that
+ * part of its CMA area is lent out.  Returns the buffer and its size.
+ */
+static char *fill_node(int nid, long margin_mb, size_t *len)
+{
+	unsigned long mask = 1UL << nid;
+	long free_kb;
+	char *buf;
+	size_t i;
+
+	{
+		char path[96], text[4096], *p;
+		int fd;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", nid);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return NULL;
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+		if (n <= 0)
+			return NULL;
+		text[n] = '\0';
+		p = strstr(text, "MemFree:");
+		if (!p)
+			return NULL;
+		free_kb = strtol(p + strlen("MemFree:"), NULL, 10);
+	}
+	if (free_kb < margin_mb * 1024 + 65536)
+		return NULL;
+	*len = (size_t)(free_kb - margin_mb * 1024) * 1024;
+	buf = mmap(NULL, *len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (buf == MAP_FAILED)
+		return NULL;
+	if (syscall(__NR_mbind, buf, *len, MPOL_BIND, &mask, sizeof(mask) * 8, 0)) {
+		munmap(buf, *len);
+		return NULL;
+	}
+	for (i = 0; i < *len; i += 4096)
+		*(uint64_t *)(buf + i) = i ^ 0x5a5a5a5a5a5a5a5aULL;
+	return buf;
+}
+
+static long nr_free_cma_of_node(int nid)
+{
+	static char text[1 << 20];
+	long sum = 0, n;
+	char *z, *next, hdr[32];
+	int fd;
+
+	fd = open("/proc/zoneinfo", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	snprintf(hdr, sizeof(hdr), "Node %d, zone", nid);
+	for (z = strstr(text, hdr); z; z = strstr(z + 1, hdr)) {
+		char *p = strstr(z, "nr_free_cma");
+
+		next = strstr(z + 1, "Node ");
+		if (p && (!next || p < next))
+			sum += strtol(p + strlen("nr_free_cma"), NULL, 10);
+	}
+	return sum;
+}
+
+/* Growing while the area is lent to anonymous memory migrates it away. */
+TEST_F(pool, grow_through_movable_memory)
+{
+	int nid = self->node;
+	long cap = self->base.cap[nid], lent;
+	size_t len, i;
+	char *buf;
+
+	ASSERT_EQ(0, set_pages(nid, 0));
+	buf = fill_node(nid, 384, &len);
+	ASSERT_NE(NULL, buf) TH_LOG("cannot fill node %d", nid);
+	lent = cap * PAGES_PER_GB - nr_free_cma_of_node(nid);
+	TH_LOG("node %d: %ld MiB of the area lent to movable pages", nid, lent >> 8);
+	EXPECT_GT(lent, PAGES_PER_GB / 4) TH_LOG("the area was not used by the allocator");
+
+	EXPECT_EQ(0, set_pages(nid, cap));
+	EXPECT_EQ(cap, read_long(SYSFS "/node%d/nr_pages", nid));
+	for (i = 0; i < len; i += 4096)
+		if (*(uint64_t *)(buf + i) != (i ^ 0x5a5a5a5a5a5a5a5aULL))
+			break;
+	EXPECT_EQ(len, i) TH_LOG("data changed at offset %zu after migration", i);
+	munmap(buf, len);
+}
+
+static long pfn_of(int pagemap, void *addr)
+{
+	uint64_t ent;
+
+	if (pread(pagemap, &ent, sizeof(ent), ((uintptr_t)addr / 4096) * 8) != sizeof(ent))
+		return -1;
+	return (ent & (1ULL << 63)) ? (long)(ent & ((1ULL << 55) - 1)) : -1;
+}
+
+/*
+ * A page held by a pipe (vmsplice) cannot be migrated: the block holding it
+ * cannot be taken, the other blocks can, and the failure is counted once.
+ */
+TEST_F(pool, pinned_block_fails_only_that_block)
+{
+	int nid = self->node, pagemap, pipefd[2];
+	long cap = self->base.cap[nid], base_pfn = -1, pfn, fail0, total_fail0;
+	char line[256];
+	struct iovec iov;
+	size_t len, i;
+	FILE *areas;
+	char *buf;
+
+	if (cap < 2)
+		SKIP(return, "needs an area of at least two blocks");
+	areas = fopen("/sys/kernel/debug/gmem_cma/areas", "r");
+	ASSERT_NE(NULL, areas);
+	while (fgets(line, sizeof(line), areas)) {
+		int n, r;
+		unsigned long b, e;
+		char name[32];
+
+		if (sscanf(line, "%d %31s %d 0x%lx 0x%lx", &n, name, &r, &b, &e) == 5 &&
+		    n == nid && base_pfn < 0)
+			base_pfn = b;
+	}
+	fclose(areas);
+	ASSERT_GE(base_pfn, 0);
+
+	ASSERT_EQ(0, set_pages(nid, 0));
+	buf = fill_node(nid, 384, &len);
+	ASSERT_NE(NULL, buf);
+	pagemap = open("/proc/self/pagemap", O_RDONLY);
+	ASSERT_GE(pagemap, 0);
+	/* A page of ours in the first block of the area. */
+	for (i = 0; i < len; i += 4096) {
+		pfn = pfn_of(pagemap, buf + i);
+		if (pfn >= base_pfn && pfn < base_pfn + PAGES_PER_GB)
+			break;
+	}
+	close(pagemap);
+	ASSERT_LT(i, len) TH_LOG("no page of the buffer landed in the first block");
+
+	ASSERT_EQ(0, pipe(pipefd));
+	iov.iov_base = buf + i;
+	iov.iov_len = 4096;
+	ASSERT_EQ(4096, vmsplice(pipefd[1], &iov, 1, 0));
+
+	fail0 = read_long(SYSFS "/node%d/alloc_fail", nid);
+	total_fail0 = read_long(SYSFS "/alloc_fail", 0);
+	EXPECT_EQ(ENOMEM, set_pages(nid, cap));
+	EXPECT_EQ(cap - 1, read_long(SYSFS "/node%d/nr_pages", nid));
+	EXPECT_EQ(fail0 + 1, read_long(SYSFS "/node%d/alloc_fail", nid));
+	EXPECT_EQ(total_fail0 + 1, read_long(SYSFS "/alloc_fail", 0));
+
+	/* Once the pipe lets go, the block can be taken. */
+	close(pipefd[0]);
+	close(pipefd[1]);
+	EXPECT_EQ(0, set_pages(nid, cap));
+	munmap(buf, len);
+}
+
+TEST_HARNESS_MAIN
