@@ -68,7 +68,21 @@ MATRIX = [
     ("no-aligned-room", "gmem_cma=0:5G,1:1G", {1: 1},
      [r"node 0: cannot reserve 5G: no free 1G-aligned ranges of that size \(error -\d+\): skipped"]),
     ("selftest-catches-mismatch", "gmem_cma=0:1G,1:1G", {0: 1, 1: 2}, []),
+    ("pool-prefill", "gmem_cma=0:2G,1:2G gmem_cma_pool=0:1G,1:2G", {0: 2, 1: 2}, []),
+    ("pool-prefill-total", "gmem_cma=0:2G,1:2G gmem_cma_pool=3G", {0: 2, 1: 2}, []),
+    ("pool-prefill-too-big", "gmem_cma=0:1G,1:1G gmem_cma_pool=0:2G,1:1G,x",
+     {0: 1, 1: 1},
+     [r"gmem_cma_pool: node 0: 2G asked for but its area holds 1G: skipped",
+      r"gmem_cma_pool: 'x' has no node but other entries do: skipped"]),
 ]
+# Pool pages each boot expects after gmem_cma_pool=, and the log lines
+# that must say so (the "filled" lines are also allowed gmem_cma messages).
+POOL = {
+    "pool-prefill": ({0: 1, 1: 2}, [r"gmem_cma_pool: node 0: filled 1 pages",
+                                     r"gmem_cma_pool: node 1: filled 2 pages"]),
+    "pool-prefill-total": ({0: 2, 1: 1}, [r"gmem_cma_pool: filled 3 pages"]),
+    "pool-prefill-too-big": ({0: 0, 1: 1}, [r"gmem_cma_pool: node 1: filled 1 pages"]),
+}
 
 
 class Results:
@@ -179,14 +193,20 @@ def gmem_lines(text):
             if re.search(r"^\[\s*\d+\.\d+\] gmem_cma: ", line)]
 
 
-def check_matrix_messages(res, name, text, expect, warnings):
-    lines = gmem_lines(text)
+def check_matrix_messages(res, name, text, expect, warnings, infos=()):
+    # Only the boot's own messages: the tests later log refusals on purpose.
+    lines = gmem_lines(text.split("GMEM_TEST_BEGIN")[0])
     for nid, gb in sorted(expect.items()):
         pat = re.compile(rf"gmem_cma: node {nid}: reserved {gb}G in \d+ range\(s\) "
                          rf"as CMA area gmem{nid}")
         n = sum(1 for line in lines if pat.search(line))
         res.add(f"{name}: node {nid} reserved {gb}G reported once", n == 1, f"seen {n} times")
     left = [line for line in lines if not re.search(r": reserved \d+G in ", line)]
+    for i in infos:
+        pat = re.compile(i)
+        hits = [line for line in left if pat.search(line)]
+        res.add(f"{name}: message /{i}/ once", len(hits) == 1, f"seen {len(hits)} times")
+        left = [line for line in left if not pat.search(line)]
     for w in warnings:
         pat = re.compile(w)
         hits = [line for line in left if pat.search(line)]
@@ -226,9 +246,12 @@ def main():
             check_matrix_messages(res, name, text, {0: 2, 1: 2}, [])
         else:
             _, kargs, expect, warnings = case
+            pool, infos = POOL.get(name, ({}, []))
+            pool_arg = ("gmem_pool_expect=" + ",".join(f"{n}:{p}" for n, p in
+                                                        sorted(pool.items()))) if pool else ""
             text = boot(args, name, f"kunit.enable=0 {kargs}",
                         f"gmem_test=kselftest gmem_tests={OUR_TESTS[0]} "
-                        f"{expect_arg(expect)}")
+                        f"{expect_arg(expect)} {pool_arg}")
             if name in MUST_FAIL:
                 m = re.search(r"^(not )?ok \d+ selftests: gmem_cma: gmem_cma_areas",
                               text, re.M)
@@ -237,8 +260,8 @@ def main():
                 check_finished(res, name, text)
                 check_log_clean(res, name, text)
                 continue
-            kselftest_results(res, name, text, OUR_TESTS)
-            check_matrix_messages(res, name, text, expect, warnings)
+            kselftest_results(res, name, text, OUR_TESTS[:1])
+            check_matrix_messages(res, name, text, expect, warnings, infos)
             for pat in ALSO.get(name, []):
                 res.add(f"{name}: log has /{pat}/", re.search(pat, text) is not None)
         check_finished(res, name, text)

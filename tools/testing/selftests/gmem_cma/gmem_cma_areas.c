@@ -5,7 +5,9 @@
  * The expected size of every node's area comes from "gmem_expect=" after
  * "--" on the command line when the test harness gives it (a comma list of
  * <nid>:<GiB>, for boots with deliberately bad gmem_cma= values), otherwise
- * from the valid forms of gmem_cma= itself.  Every node's capacity_pages,
+ * from the valid forms of gmem_cma= itself.  "gmem_pool_expect=" does the
+ * same for the pages the pools hold after gmem_cma_pool=.  Every node's
+ * capacity_pages,
  * the global sum, /sys/kernel/mm/cma/gmem<N>/total_pages, CmaTotal in
  * /proc/meminfo and the debugfs ranges must agree with it exactly.
  */
@@ -27,6 +29,8 @@
 
 static char cmdline[4096];
 static long expect_gb[MAX_NODES];
+static long expect_pool[MAX_NODES];
+static int have_pool_expect;
 static int node_has_memory[MAX_NODES];
 static char zoneinfo[1 << 20];
 
@@ -130,6 +134,18 @@ static int load_expectations(void)
 			nr_nodes++;
 		}
 		p = *end == ',' ? end + 1 : end;
+	}
+
+	p = cmdline_value("gmem_pool_expect");
+	if (p) {
+		have_pool_expect = 1;
+		while (*p && *p != ' ') {
+			nid = strtol(p, (char **)&end, 10);
+			if (*end != ':' || nid < 0 || nid >= MAX_NODES)
+				return -1;
+			expect_pool[nid] = strtol(end + 1, (char **)&end, 10);
+			p = *end == ',' ? end + 1 : end;
+		}
 	}
 
 	p = cmdline_value("gmem_expect");
@@ -322,6 +338,21 @@ TEST_F(areas, debugfs_ranges_on_node)
 	}
 	for (nid = 0; nid < MAX_NODES; nid++)
 		EXPECT_EQ(expect_gb[nid], sum[nid]) TH_LOG("node %d", nid);
+}
+
+/* gmem_cma_pool= filled the pools as expected (or left them empty). */
+TEST_F(areas, boot_pool_pages)
+{
+	char path[128];
+	int nid;
+
+	for (nid = 0; nid < MAX_NODES; nid++) {
+		if (!node_has_memory[nid])
+			continue;
+		snprintf(path, sizeof(path), SYSFS "/node%d/nr_pages", nid);
+		EXPECT_EQ(have_pool_expect ? expect_pool[nid] : 0, read_ulong(path))
+			TH_LOG("node %d", nid);
+	}
 }
 
 /* The capacity files are read-only, even for root. */
