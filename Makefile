@@ -14,7 +14,7 @@ INITRD := $(BUILD)/initramfs.cpio
 # Restrict "make check" to the boots whose name contains ONLY=...
 ONLY ?=
 
-.PHONY: all deps fetch assemble kernel selftests initramfs check run \
+.PHONY: all deps fetch assemble kernel selftests initramfs check run bench \
 	series refresh checkpatch clean
 
 all: initramfs
@@ -44,6 +44,9 @@ check: initramfs
 
 run: initramfs
 	@scripts/run.sh $(KERNEL) $(INITRD) $(BUILD)/logs
+
+bench: initramfs
+	@scripts/bench.sh $(KERNEL) $(INITRD) $(BUILD)/logs
 
 series: assemble
 	@scripts/series.sh $(TREE) $(BUILD)/series

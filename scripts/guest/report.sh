@@ -1,5 +1,6 @@
 #!/bin/sh
-# The "make run" report: the gmem_cma areas of every node.
+# The "make run" report: the gmem_cma areas of every node, then the pools
+# before and after sizing them with gmemctl.
 cmdline=$(cat /proc/cmdline)
 echo
 echo "== gmem_cma on $(uname -r) =="
@@ -22,5 +23,16 @@ grep -E '^Cma(Total|Free):' /proc/meminfo
 echo
 echo "memory ranges (debugfs gmem_cma/areas):"
 cat /sys/kernel/debug/gmem_cma/areas
+echo
+echo "== pools (gmemctl) =="
+gmemctl show
+echo
+echo "# gmemctl set 0:1,1:2"
+gmemctl set 0:1,1:2
+echo
+grep -E '^GmemCma' /proc/meminfo
+echo
+echo "# gmemctl set 0"
+gmemctl set 0
 echo
 dmesg | grep 'gmem_cma:' || true
