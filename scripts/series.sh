@@ -2,7 +2,8 @@
 # Export the project as a mailing-list series against the pristine base
 # (git format-patch, with a cover letter from patches/cover-letter), check
 # that it applies to the pristine tree, and run checkpatch --strict on every
-# patch and on every new C file.  Fails on any error or warning.
+# patch and on every new C file and kernel-doc -Wall on the new kernel files.
+# Fails on any error or warning.
 #
 # usage: series.sh [--files-only] <tree> <out-dir>
 set -euo pipefail
@@ -39,6 +40,16 @@ if [ -n "$new" ]; then
 	report "checkpatch --strict -f on new kernel files" \
 		"$(perl scripts/checkpatch.pl --no-tree --strict -f $new 2>&1 |
 		   grep -vE '^$' ; true)"
+fi
+if [ -n "$new" ]; then
+	kdoc=$(scripts/kernel-doc -none -Wall $new 2>&1 || true)
+	if [ -n "$kdoc" ]; then
+		echo "$kdoc" >&2
+		echo "series: kernel-doc -Wall on new kernel files: problems above" >&2
+		status=1
+	else
+		echo "series: kernel-doc -Wall on new kernel files: clean"
+	fi
 fi
 tests=$(git diff --name-only --diff-filter=A pristine..HEAD -- 'tools/testing/*.c' || true)
 if [ -n "$tests" ]; then

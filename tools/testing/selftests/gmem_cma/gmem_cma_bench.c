@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define MPOL_BIND	2
-#define GB		(1UL << 30)
+#define GB		(1024UL * 1024 * 1024)
 #define MAX_ROUNDS	15
 
 static int write_num(const char *path, long v)

@@ -420,7 +420,58 @@ static long nr_free_cma_of_node(int nid)
 	return sum;
 }
 
-/* Growing while the area is lent to anonymous memory migrates it away. */
+#define CACHE_FILE	"/tmp/gmem_cma_pool.cache"
+#define CACHE_MB	256
+
+/*
+ * Write a tmpfs file (page cache, shmem) from node @nid, so that its pages
+ * land there too.  Returns 0 or -1.
+ */
+static int write_cache_file(int nid)
+{
+	unsigned long mask = 1UL << nid;
+	uint64_t block[512];
+	int fd, i, j;
+
+	if (syscall(__NR_set_mempolicy, MPOL_BIND, &mask, sizeof(mask) * 8))
+		return -1;
+	fd = open(CACHE_FILE, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	for (i = 0; fd >= 0 && i < CACHE_MB * 256; i++) {
+		for (j = 0; j < 512; j++)
+			block[j] = (uint64_t)i << 9 | j;
+		if (write(fd, block, sizeof(block)) != sizeof(block))
+			break;
+	}
+	syscall(__NR_set_mempolicy, 0, NULL, 0);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return i == CACHE_MB * 256 ? 0 : -1;
+}
+
+/* The file still holds what write_cache_file() wrote. */
+static int cache_file_intact(void)
+{
+	uint64_t block[512];
+	int fd, i, j, bad = 0;
+
+	fd = open(CACHE_FILE, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	for (i = 0; i < CACHE_MB * 256 && !bad; i++) {
+		if (read(fd, block, sizeof(block)) != sizeof(block))
+			bad = 1;
+		for (j = 0; j < 512 && !bad; j++)
+			bad = block[j] != ((uint64_t)i << 9 | j);
+	}
+	close(fd);
+	return !bad;
+}
+
+/*
+ * Growing while the area is lent to page cache (a tmpfs file) and
+ * anonymous memory migrates them away, and their contents survive.
+ */
 TEST_F_TIMEOUT(pool, grow_through_movable_memory, 600)
 {
 	int nid = self->node;
@@ -429,6 +480,7 @@ TEST_F_TIMEOUT(pool, grow_through_movable_memory, 600)
 	char *buf;
 
 	ASSERT_EQ(0, set_pages(nid, 0));
+	ASSERT_EQ(0, write_cache_file(nid));
 	buf = fill_node(nid, FILL_MARGIN_MB, &len);
 	ASSERT_NE(NULL, buf) TH_LOG("cannot fill node %d", nid);
 	lent = cap * PAGES_PER_GB - nr_free_cma_of_node(nid);
@@ -441,7 +493,9 @@ TEST_F_TIMEOUT(pool, grow_through_movable_memory, 600)
 		if (*(uint64_t *)(buf + i) != (i ^ 0x5a5a5a5a5a5a5a5aULL))
 			break;
 	EXPECT_EQ(len, i) TH_LOG("data changed at offset %zu after migration", i);
+	EXPECT_TRUE(cache_file_intact()) TH_LOG("the tmpfs file changed after migration");
 	munmap(buf, len);
+	unlink(CACHE_FILE);
 }
 
 static long pfn_of(int pagemap, void *addr)
