@@ -337,6 +337,28 @@ static int __init gmem_cma_early_param(char *val)
 }
 early_param("gmem_cma", gmem_cma_early_param);
 
+/*
+ * How much free memory of a node is in whole 1 GiB-aligned blocks, and the
+ * longest run of such blocks: what an area could still get.  Used to say
+ * why a reservation failed.
+ */
+static void __init gmem_cma_free_blocks(int nid, u64 *total, u64 *largest)
+{
+	phys_addr_t start, end, s, e;
+	u64 i;
+
+	*total = 0;
+	*largest = 0;
+	for_each_free_mem_range(i, nid, MEMBLOCK_NONE, &start, &end, NULL) {
+		s = ALIGN(start, GMEM_CMA_PAGE_SIZE);
+		e = ALIGN_DOWN(end, GMEM_CMA_PAGE_SIZE);
+		if (e <= s)
+			continue;
+		*total += e - s;
+		*largest = max_t(u64, *largest, e - s);
+	}
+}
+
 /**
  * gmem_cma_reserve() - declare the CMA areas asked for by gmem_cma=
  *
@@ -351,6 +373,7 @@ void __init gmem_cma_reserve(void)
 	static u64 plan[MAX_NUMNODES] __initdata;
 	unsigned long start_pfn, end_pfn;
 	char name[CMA_MAX_NAME];
+	u64 free, largest;
 	int i, nid, ret;
 
 	if (!gmem_cma_requested)
@@ -379,8 +402,9 @@ void __init gmem_cma_reserve(void)
 			continue;
 		}
 		if (ret) {
-			pr_warn("node %d: cannot reserve %lluG: no free 1G-aligned ranges of that size (error %d): skipped\n",
-				nid, plan[nid] >> 30, ret);
+			gmem_cma_free_blocks(nid, &free, &largest);
+			pr_warn("node %d: cannot reserve %lluG: the node has %lluG of free 1G-aligned memory in runs of up to %lluG (error %d): skipped\n",
+				nid, plan[nid] >> 30, free >> 30, largest >> 30, ret);
 			continue;
 		}
 		pr_info("node %d: reserved %lluG in %d range(s) as CMA area %s\n",

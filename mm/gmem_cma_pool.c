@@ -117,7 +117,7 @@ static void gmem_cma_give_back(int nid, struct folio *folio)
 					 folio_nr_pages(folio)));
 }
 
-/* Grow or shrink one node's pool by one page. */
+/* Grow one node's pool by one page taken out of its area. */
 static int gmem_cma_pool_grow_one(int nid)
 {
 	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
@@ -145,6 +145,7 @@ static int gmem_cma_pool_grow_one(int nid)
 	return 0;
 }
 
+/* Shrink one node's pool by giving back a page that is neither reserved nor used. */
 static int gmem_cma_pool_shrink_one(int nid)
 {
 	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
