@@ -32,8 +32,8 @@ for line in open(sys.argv[1]):
     _, what, state, nid, ms, lent = line.split()
     rows[(what, state, int(nid))] = (float(ms), int(lent))
 pages, rounds = sys.argv[2], sys.argv[3]
-print(f"\n{pages} x 1 GiB per measurement; idle and memset: median of {rounds} runs, "
-      "busy: one run; TCG guest, ms per GiB")
+print(f"\n{pages} x 1 GiB per measurement, median of {rounds} runs after one untimed "
+      "warm-up, TCG guest, ms per GiB")
 print(f"{'':44s} {'node 0':>10s} {'node 1':>10s}")
 def row(label, key):
     print(f"{label:44s} " + " ".join(f"{rows[key + (n,)][0]:10.1f}" for n in (0, 1)))

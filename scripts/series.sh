@@ -51,7 +51,7 @@ if [ -n "$new" ]; then
 		echo "series: kernel-doc -Wall on new kernel files: clean"
 	fi
 fi
-tests=$(git diff --name-only --diff-filter=A pristine..HEAD -- 'tools/testing/*.c' || true)
+tests=$(git diff --name-only --diff-filter=A pristine..HEAD -- 'tools/testing/*.c' 'tools/testing/*.h' || true)
 if [ -n "$tests" ]; then
 	report "checkpatch --strict -f on new test files" \
 		"$(perl scripts/checkpatch.pl --no-tree --strict -f $tests 2>&1; true)"

@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
+#include "gmem_cma_util.h"
 
 #define MAX_NODES	64
-#define PAGES_PER_GB	262144UL	/* 4 KiB pages in 1 GiB */
-#define SYSFS		"/sys/kernel/mm/gmem_cma"
+#define SYSFS		GMEM_CMA_SYSFS
 
 static char cmdline[4096];
 static long expect_gb[MAX_NODES];
@@ -33,45 +33,6 @@ static long expect_pool[MAX_NODES];
 static int have_pool_expect;
 static int node_has_memory[MAX_NODES];
 static char zoneinfo[1 << 20];
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
-/* Read a file holding one unsigned number; -1 if it is missing. */
-static long read_ulong(const char *path)
-{
-	char buf[64], *end;
-	long v;
-
-	if (read_file(path, buf, sizeof(buf)))
-		return -1;
-	errno = 0;
-	v = strtol(buf, &end, 10);
-	if (errno || end == buf || (*end && *end != '\n'))
-		return -2;
-	return v;
-}
-
-static long read_ulong_fmt(const char *fmt, int nid)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), fmt, nid);
-	return read_ulong(path);
-}
 
 /* Value of "key=" in the command line, or NULL. */
 static const char *cmdline_value(const char *key)
@@ -117,12 +78,12 @@ static int load_expectations(void)
 	long per_node;
 	char buf[4096];
 
-	if (read_file("/proc/cmdline", cmdline, sizeof(cmdline)))
+	if (read_text("/proc/cmdline", cmdline, sizeof(cmdline)))
 		return -1;
 	cmdline[strcspn(cmdline, "\n")] = '\0';
 
 	/* Nodes with memory, from the kernel's own list ("0-1" or "0,2"). */
-	if (read_file("/sys/devices/system/node/has_memory", buf, sizeof(buf)))
+	if (read_text("/sys/devices/system/node/has_memory", buf, sizeof(buf)))
 		return -1;
 	for (p = buf; *p && *p != '\n';) {
 		int a = strtol(p, (char **)&end, 10), b = a;
@@ -224,12 +185,12 @@ TEST_F(areas, node_capacity_pages)
 	for (nid = 0; nid < MAX_NODES; nid++) {
 		snprintf(path, sizeof(path), SYSFS "/node%d/capacity_pages", nid);
 		if (!node_has_memory[nid]) {
-			EXPECT_EQ(-1, read_ulong(path))
+			EXPECT_EQ(-1, read_long(path))
 				TH_LOG("%s exists for a node without memory", path);
 			EXPECT_EQ(0, expect_gb[nid]);
 			continue;
 		}
-		EXPECT_EQ(expect_gb[nid], read_ulong(path))
+		EXPECT_EQ(expect_gb[nid], read_long(path))
 			TH_LOG("node %d, cmdline '%s'", nid, cmdline);
 	}
 }
@@ -237,7 +198,7 @@ TEST_F(areas, node_capacity_pages)
 /* The global file is the sum over nodes. */
 TEST_F(areas, total_capacity_pages)
 {
-	EXPECT_EQ(expected_total_gb(), read_ulong(SYSFS "/capacity_pages"));
+	EXPECT_EQ(expected_total_gb(), read_long(SYSFS "/capacity_pages"));
 }
 
 /* CMA's own view of each area agrees, and there is no area where none is expected. */
@@ -250,14 +211,14 @@ TEST_F(areas, cma_sysfs_total_pages)
 	for (nid = 0; nid < MAX_NODES; nid++) {
 		snprintf(path, sizeof(path), "/sys/kernel/mm/cma/gmem%d/total_pages", nid);
 		if (!expect_gb[nid]) {
-			EXPECT_EQ(-1, read_ulong(path)) TH_LOG("unexpected %s", path);
+			EXPECT_EQ(-1, read_long(path)) TH_LOG("unexpected %s", path);
 			continue;
 		}
-		EXPECT_EQ(expect_gb[nid] * PAGES_PER_GB, read_ulong(path))
+		EXPECT_EQ(expect_gb[nid] * PAGES_PER_GB, read_long(path))
 			TH_LOG("%s", path);
 		snprintf(path, sizeof(path), "/sys/kernel/mm/cma/gmem%d/available_pages", nid);
-		pool = read_ulong_fmt(SYSFS "/node%d/nr_pages", nid);
-		EXPECT_EQ((expect_gb[nid] - pool) * PAGES_PER_GB, read_ulong(path))
+		pool = read_long_fmt(SYSFS "/node%d/nr_pages", nid);
+		EXPECT_EQ((expect_gb[nid] - pool) * PAGES_PER_GB, read_long(path))
 			TH_LOG("%s: only the pool's pages may be taken out", path);
 	}
 }
@@ -278,7 +239,7 @@ TEST_F(areas, meminfo_cma_total)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/sys/kernel/mm/cma/%s/total_pages", de->d_name);
-		pages = read_ulong(path);
+		pages = read_long(path);
 		ASSERT_GE(pages, 0) TH_LOG("%s", path);
 		all_kb += pages * 4;
 		if (!strncmp(de->d_name, "gmem", 4))
@@ -286,7 +247,7 @@ TEST_F(areas, meminfo_cma_total)
 	}
 	closedir(dir);
 
-	ASSERT_EQ(0, read_file("/proc/meminfo", buf, sizeof(buf)));
+	ASSERT_EQ(0, read_text("/proc/meminfo", buf, sizeof(buf)));
 	p = strstr(buf, "CmaTotal:");
 	ASSERT_NE(NULL, p);
 	cma_total = strtol(p + strlen("CmaTotal:"), NULL, 10);
@@ -307,10 +268,10 @@ TEST_F(areas, debugfs_ranges_on_node)
 	char *line, *z, *save;
 	bool inside;
 
-	if (read_file("/sys/kernel/debug/gmem_cma/areas", buf, 4096))
+	if (read_text("/sys/kernel/debug/gmem_cma/areas", buf, 4096))
 		SKIP(return, "debugfs not mounted");
 
-	ASSERT_EQ(0, read_file("/proc/zoneinfo", zoneinfo, sizeof(zoneinfo)));
+	ASSERT_EQ(0, read_text("/proc/zoneinfo", zoneinfo, sizeof(zoneinfo)));
 	line = strtok_r(buf, "\n", &save);	/* header */
 	while ((line = strtok_r(NULL, "\n", &save))) {
 		n = sscanf(line, "%d %31s %d 0x%lx 0x%lx %lu", &nid, name, &range,
@@ -350,7 +311,7 @@ TEST_F(areas, boot_pool_pages)
 		if (!node_has_memory[nid])
 			continue;
 		snprintf(path, sizeof(path), SYSFS "/node%d/nr_pages", nid);
-		EXPECT_EQ(have_pool_expect ? expect_pool[nid] : 0, read_ulong(path))
+		EXPECT_EQ(have_pool_expect ? expect_pool[nid] : 0, read_long(path))
 			TH_LOG("node %d", nid);
 	}
 }

@@ -20,40 +20,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MPOL_BIND	2
+#include "gmem_cma_util.h"
+
 #define GB		(1024UL * 1024 * 1024)
 #define MAX_ROUNDS	15
 
 static int write_num(const char *path, long v)
 {
 	char buf[32];
-	int fd, len, ret = 0;
 
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	len = snprintf(buf, sizeof(buf), "%ld\n", v);
-	if (write(fd, buf, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static long read_num(const char *path)
-{
-	char buf[32];
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
+	snprintf(buf, sizeof(buf), "%ld\n", v);
+	return write_str(path, buf);
 }
 
 static double now_ms(void)
@@ -62,52 +39,6 @@ static double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static long node_free_kb(int nid)
-{
-	char path[96], text[4096], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", nid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
-	p = strstr(text, "MemFree:");
-	return p ? strtol(p + 8, NULL, 10) : -1;
-}
-
-/* Free CMA pages of node @nid, from /proc/zoneinfo. */
-static long node_free_cma(int nid)
-{
-	static char text[1 << 20];
-	char hdr[32], *z, *p, *next;
-	long sum = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open("/proc/zoneinfo", O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
-	snprintf(hdr, sizeof(hdr), "Node %d, zone", nid);
-	for (z = strstr(text, hdr); z; z = strstr(z + 1, hdr)) {
-		p = strstr(z, "nr_free_cma");
-		next = strstr(z + 1, "Node ");
-		if (p && (!next || p < next))
-			sum += strtol(p + strlen("nr_free_cma"), NULL, 10);
-	}
-	return sum;
 }
 
 #define CHUNK		(128UL << 20)
@@ -126,19 +57,18 @@ struct fill {
  */
 static int fill_node(int nid, struct fill *f)
 {
-	unsigned long mask = 1UL << nid;
 	long cma_before = node_free_cma(nid);
 	size_t i;
 	char *buf;
 
 	f->nr = 0;
 	while (f->nr < MAX_CHUNKS && node_free_cma(nid) > 8192 &&
-	       node_free_kb(nid) > 400 * 1024) {
+	       node_meminfo_kb(nid, "MemFree:") > 400 * 1024) {
 		buf = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (buf == MAP_FAILED)
 			return -1;
-		if (syscall(__NR_mbind, buf, CHUNK, MPOL_BIND, &mask, 64, 0))
+		if (bind_to_node(buf, CHUNK, nid))
 			return -1;
 		for (i = 0; i < CHUNK; i += 4096)
 			buf[i] = 1;
@@ -178,7 +108,7 @@ static double time_grow(const char *file, long pages, int rounds, int fill_nid,
 			*lent = f.lent_mb;
 		}
 		t[r] = now_ms();
-		if (write_num(file, pages) || read_num(file) != pages) {
+		if (write_num(file, pages) || read_long(file) != pages) {
 			fprintf(stderr, "gmem_cma_bench: %s: cannot grow to %ld\n", file, pages);
 			return -1;
 		}
@@ -192,7 +122,6 @@ static double time_grow(const char *file, long pages, int rounds, int fill_nid,
 
 static double time_memset(int nid, long pages, int rounds)
 {
-	unsigned long mask = 1UL << nid;
 	size_t len = pages * GB;
 	double t[MAX_ROUNDS];
 	char *buf;
@@ -202,7 +131,7 @@ static double time_memset(int nid, long pages, int rounds)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED)
 		return -1;
-	syscall(__NR_mbind, buf, len, MPOL_BIND, &mask, 64, 0);
+	bind_to_node(buf, len, nid);
 	memset(buf, 1, len);	/* populate first: time the memset only */
 	for (r = 0; r < rounds; r++) {
 		t[r] = now_ms();
@@ -238,11 +167,16 @@ int main(int argc, char **argv)
 		 "/sys/devices/system/node/node%d/hugepages/hugepages-1048576kB/nr_hugepages",
 		 hnid);
 
-	/* Busy areas take long to fill and empty under emulation: one run. */
+	/*
+	 * One untimed grow of each first: the first contiguous allocation
+	 * after boot pays for draining per-cpu lists and caches.
+	 */
+	if (time_grow(gmem, pages, 1, -1, NULL) < 0 || time_grow(huge, pages, 1, -1, NULL) < 0)
+		return 1;
 	v[0] = time_grow(gmem, pages, rounds, -1, NULL);
-	v[1] = time_grow(gmem, pages, 1, gnid, &lent_mb[0]);
+	v[1] = time_grow(gmem, pages, rounds, gnid, &lent_mb[0]);
 	v[2] = time_grow(huge, pages, rounds, -1, NULL);
-	v[3] = time_grow(huge, pages, 1, hnid, &lent_mb[1]);
+	v[3] = time_grow(huge, pages, rounds, hnid, &lent_mb[1]);
 	v[4] = time_memset(gnid, pages, rounds);
 	if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0 || v[4] < 0)
 		return 1;

@@ -20,11 +20,11 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
+#include "gmem_cma_util.h"
 
 #define MAX_NODES	8
-#define PAGES_PER_GB	262144L
-#define SYSFS		"/sys/kernel/mm/gmem_cma"
-#define MPOL_BIND	2
+#define SYSFS		GMEM_CMA_SYSFS
+#define CMA_AREA	"/sys/kernel/mm/cma/gmem%d"
 /*
  * Leave this much of a node free when filling it: enough that the page
  * allocator has already lent a good part of the area to the filler.
@@ -38,40 +38,6 @@ struct snapshot {
 };
 
 static int nr_nodes;
-
-static long read_long(const char *fmt, int nid)
-{
-	char path[128], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), fmt, nid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
-/* Write a string to a sysfs file; 0 or the errno of the write. */
-static int write_str(const char *path, const char *val)
-{
-	ssize_t n;
-	int fd, err = 0;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	n = write(fd, val, strlen(val));
-	if (n < 0)
-		err = errno;
-	close(fd);
-	return err;
-}
 
 static int set_pages(int nid, long pages)
 {
@@ -87,19 +53,9 @@ static int set_pages(int nid, long pages)
 
 static long meminfo_kb(const char *key)
 {
-	char buf[8192], *p;
-	int fd = open("/proc/meminfo", O_RDONLY);
-	ssize_t n;
+	char buf[8192];
 
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, key);
-	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+	return read_text("/proc/meminfo", buf, sizeof(buf)) ? -1 : text_field(buf, key);
 }
 
 static void take(struct snapshot *s)
@@ -108,15 +64,15 @@ static void take(struct snapshot *s)
 
 	memset(s, 0, sizeof(*s));
 	for (nid = 0; nid < nr_nodes; nid++) {
-		s->cap[nid] = read_long(SYSFS "/node%d/capacity_pages", nid);
-		s->nr[nid] = read_long(SYSFS "/node%d/nr_pages", nid);
-		s->free[nid] = read_long(SYSFS "/node%d/free_pages", nid);
-		s->resv[nid] = read_long(SYSFS "/node%d/resv_pages", nid);
-		s->used[nid] = read_long(SYSFS "/node%d/used_pages", nid);
-		s->fail[nid] = read_long(SYSFS "/node%d/alloc_fail", nid);
-		s->cma_avail[nid] = read_long("/sys/kernel/mm/cma/gmem%d/available_pages", nid);
-		s->cma_ok[nid] = read_long("/sys/kernel/mm/cma/gmem%d/alloc_pages_success", nid);
-		s->cma_rel[nid] = read_long("/sys/kernel/mm/cma/gmem%d/release_pages_success", nid);
+		s->cap[nid] = read_long_fmt(SYSFS "/node%d/capacity_pages", nid);
+		s->nr[nid] = read_long_fmt(SYSFS "/node%d/nr_pages", nid);
+		s->free[nid] = read_long_fmt(SYSFS "/node%d/free_pages", nid);
+		s->resv[nid] = read_long_fmt(SYSFS "/node%d/resv_pages", nid);
+		s->used[nid] = read_long_fmt(SYSFS "/node%d/used_pages", nid);
+		s->fail[nid] = read_long_fmt(SYSFS "/node%d/alloc_fail", nid);
+		s->cma_avail[nid] = read_long_fmt(CMA_AREA "/available_pages", nid);
+		s->cma_ok[nid] = read_long_fmt(CMA_AREA "/alloc_pages_success", nid);
+		s->cma_rel[nid] = read_long_fmt(CMA_AREA "/release_pages_success", nid);
 	}
 }
 
@@ -154,35 +110,15 @@ static void check_all(struct __test_metadata *_metadata, const long *want,
 		EXPECT_EQ(base->cma_rel[nid] + shrunk[nid] * PAGES_PER_GB, s.cma_rel[nid])
 			TH_LOG("node %d cma release_pages_success", nid);
 	}
-	EXPECT_EQ(sum[0], read_long(SYSFS "/capacity_pages", 0));
-	EXPECT_EQ(sum[1], read_long(SYSFS "/nr_pages", 0));
-	EXPECT_EQ(sum[2], read_long(SYSFS "/free_pages", 0));
-	EXPECT_EQ(sum[3], read_long(SYSFS "/resv_pages", 0));
-	EXPECT_EQ(sum[4], read_long(SYSFS "/used_pages", 0));
-	EXPECT_EQ(sum[5], read_long(SYSFS "/alloc_fail", 0));
+	EXPECT_EQ(sum[0], read_long_fmt(SYSFS "/capacity_pages", 0));
+	EXPECT_EQ(sum[1], read_long_fmt(SYSFS "/nr_pages", 0));
+	EXPECT_EQ(sum[2], read_long_fmt(SYSFS "/free_pages", 0));
+	EXPECT_EQ(sum[3], read_long_fmt(SYSFS "/resv_pages", 0));
+	EXPECT_EQ(sum[4], read_long_fmt(SYSFS "/used_pages", 0));
+	EXPECT_EQ(sum[5], read_long_fmt(SYSFS "/alloc_fail", 0));
 	EXPECT_EQ(sum[1] << 20, meminfo_kb("GmemCmaTotal:"));
 	EXPECT_EQ(sum[2] << 20, meminfo_kb("GmemCmaFree:"));
 	EXPECT_EQ(sum[3] << 20, meminfo_kb("GmemCmaRsvd:"));
-}
-
-/* A field of /sys/devices/system/node/node<N>/meminfo, in kB. */
-static long node_mem_kb(int nid, const char *key)
-{
-	char path[96], text[4096], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", nid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
-	p = strstr(text, key);
-	return p ? strtol(p + strlen(key), NULL, 10) : -1;
 }
 
 FIXTURE(pool) {
@@ -198,10 +134,10 @@ FIXTURE_SETUP(pool)
 
 	if (getuid())
 		SKIP(return, "needs root");
-	if (read_long(SYSFS "/capacity_pages", 0) <= 0)
+	if (read_long_fmt(SYSFS "/capacity_pages", 0) <= 0)
 		SKIP(return, "no gmem_cma areas (boot with gmem_cma=)");
 	for (nr_nodes = 0; nr_nodes < MAX_NODES; nr_nodes++)
-		if (read_long(SYSFS "/node%d/capacity_pages", nr_nodes) < 0)
+		if (read_long_fmt(SYSFS "/node%d/capacity_pages", nr_nodes) < 0)
 			break;
 	take(&self->base);
 	memcpy(self->start, self->base.nr, sizeof(self->start));
@@ -209,8 +145,8 @@ FIXTURE_SETUP(pool)
 	for (nid = 0; nid < nr_nodes; nid++) {
 		self->want[nid] = self->base.nr[nid];
 		if (self->base.cap[nid] >= 2 &&
-		    (self->node < 0 || node_mem_kb(nid, "MemTotal:") <
-				       node_mem_kb(self->node, "MemTotal:")))
+		    (self->node < 0 || node_meminfo_kb(nid, "MemTotal:") <
+				       node_meminfo_kb(self->node, "MemTotal:")))
 			self->node = nid;
 	}
 	if (self->node < 0)
@@ -279,7 +215,7 @@ TEST_F(pool, grow_and_shrink_each_node)
 
 TEST_F(pool, grow_and_shrink_total)
 {
-	long total = read_long(SYSFS "/capacity_pages", 0);
+	long total = read_long_fmt(SYSFS "/capacity_pages", 0);
 	int nid;
 
 	resize(_metadata, self, -1, 0);
@@ -317,7 +253,7 @@ TEST_F(pool, bad_writes)
 			EXPECT_EQ(bad[i].err, write_str(path, bad[i].val))
 				TH_LOG("%s <- bad[%d]", path, i);
 		snprintf(val, sizeof(val), "%ld\n",
-			 (w ? read_long(SYSFS "/capacity_pages", 0) : before.cap[nid]) + 1);
+			 (w ? read_long_fmt(SYSFS "/capacity_pages", 0) : before.cap[nid]) + 1);
 		EXPECT_EQ(EINVAL, write_str(path, val)) TH_LOG("above capacity");
 	}
 	take(&after);
@@ -372,12 +308,11 @@ TEST_F(pool, concurrent_writers)
  */
 static char *fill_node(int nid, long margin_mb, size_t *len)
 {
-	unsigned long mask = 1UL << nid;
 	long free_kb;
 	char *buf;
 	size_t i;
 
-	free_kb = node_mem_kb(nid, "MemFree:");
+	free_kb = node_meminfo_kb(nid, "MemFree:");
 	if (free_kb < margin_mb * 1024 + 65536)
 		return NULL;
 	*len = (size_t)(free_kb - margin_mb * 1024) * 1024;
@@ -385,39 +320,13 @@ static char *fill_node(int nid, long margin_mb, size_t *len)
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (buf == MAP_FAILED)
 		return NULL;
-	if (syscall(__NR_mbind, buf, *len, MPOL_BIND, &mask, sizeof(mask) * 8, 0)) {
+	if (bind_to_node(buf, *len, nid)) {
 		munmap(buf, *len);
 		return NULL;
 	}
 	for (i = 0; i < *len; i += 4096)
 		*(uint64_t *)(buf + i) = i ^ 0x5a5a5a5a5a5a5a5aULL;
 	return buf;
-}
-
-static long nr_free_cma_of_node(int nid)
-{
-	static char text[1 << 20];
-	long sum = 0, n;
-	char *z, *next, hdr[32];
-	int fd;
-
-	fd = open("/proc/zoneinfo", O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
-	snprintf(hdr, sizeof(hdr), "Node %d, zone", nid);
-	for (z = strstr(text, hdr); z; z = strstr(z + 1, hdr)) {
-		char *p = strstr(z, "nr_free_cma");
-
-		next = strstr(z + 1, "Node ");
-		if (p && (!next || p < next))
-			sum += strtol(p + strlen("nr_free_cma"), NULL, 10);
-	}
-	return sum;
 }
 
 #define CACHE_FILE	"/tmp/gmem_cma_pool.cache"
@@ -483,12 +392,12 @@ TEST_F_TIMEOUT(pool, grow_through_movable_memory, 600)
 	ASSERT_EQ(0, write_cache_file(nid));
 	buf = fill_node(nid, FILL_MARGIN_MB, &len);
 	ASSERT_NE(NULL, buf) TH_LOG("cannot fill node %d", nid);
-	lent = cap * PAGES_PER_GB - nr_free_cma_of_node(nid);
+	lent = cap * PAGES_PER_GB - node_free_cma(nid);
 	TH_LOG("node %d: %ld MiB of the area lent to movable pages", nid, lent >> 8);
 	EXPECT_GT(lent, PAGES_PER_GB / 4) TH_LOG("the area was not used by the allocator");
 
 	EXPECT_EQ(0, set_pages(nid, cap));
-	EXPECT_EQ(cap, read_long(SYSFS "/node%d/nr_pages", nid));
+	EXPECT_EQ(cap, read_long_fmt(SYSFS "/node%d/nr_pages", nid));
 	for (i = 0; i < len; i += 4096)
 		if (*(uint64_t *)(buf + i) != (i ^ 0x5a5a5a5a5a5a5a5aULL))
 			break;
@@ -561,12 +470,12 @@ TEST_F_TIMEOUT(pool, pinned_block_fails_only_that_block, 600)
 	iov.iov_len = 4096;
 	ASSERT_EQ(4096, vmsplice(pipefd[1], &iov, 1, 0));
 
-	fail0 = read_long(SYSFS "/node%d/alloc_fail", nid);
-	total_fail0 = read_long(SYSFS "/alloc_fail", 0);
+	fail0 = read_long_fmt(SYSFS "/node%d/alloc_fail", nid);
+	total_fail0 = read_long_fmt(SYSFS "/alloc_fail", 0);
 	EXPECT_EQ(ENOMEM, set_pages(nid, cap));
-	EXPECT_EQ(cap - 1, read_long(SYSFS "/node%d/nr_pages", nid));
-	EXPECT_EQ(fail0 + 1, read_long(SYSFS "/node%d/alloc_fail", nid));
-	EXPECT_EQ(total_fail0 + 1, read_long(SYSFS "/alloc_fail", 0));
+	EXPECT_EQ(cap - 1, read_long_fmt(SYSFS "/node%d/nr_pages", nid));
+	EXPECT_EQ(fail0 + 1, read_long_fmt(SYSFS "/node%d/alloc_fail", nid));
+	EXPECT_EQ(total_fail0 + 1, read_long_fmt(SYSFS "/alloc_fail", 0));
 
 	/* Once the pipe lets go, the block can be taken. */
 	close(pipefd[0]);
