@@ -66,6 +66,22 @@ static long long parse_size(const char *s, const char **end)
 	return v;
 }
 
+/* Parse "<nid>:<n>[,<nid>:<n>...]" (up to a space) into @val; 0 or -1. */
+static int parse_node_list(const char *p, long *val)
+{
+	const char *end;
+	long nid;
+
+	while (*p && *p != ' ') {
+		nid = strtol(p, (char **)&end, 10);
+		if (*end != ':' || nid < 0 || nid >= MAX_NODES)
+			return -1;
+		val[nid] = strtol(end + 1, (char **)&end, 10);
+		p = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
 /*
  * Fill expect_gb[] from gmem_expect= or from a valid gmem_cma= value.
  * Returns 0, or -1 if there is nothing to check against.
@@ -100,26 +116,13 @@ static int load_expectations(void)
 	p = cmdline_value("gmem_pool_expect");
 	if (p) {
 		have_pool_expect = 1;
-		while (*p && *p != ' ') {
-			nid = strtol(p, (char **)&end, 10);
-			if (*end != ':' || nid < 0 || nid >= MAX_NODES)
-				return -1;
-			expect_pool[nid] = strtol(end + 1, (char **)&end, 10);
-			p = *end == ',' ? end + 1 : end;
-		}
+		if (parse_node_list(p, expect_pool))
+			return -1;
 	}
 
 	p = cmdline_value("gmem_expect");
-	if (p) {
-		while (*p && *p != ' ') {
-			nid = strtol(p, (char **)&end, 10);
-			if (*end != ':' || nid < 0 || nid >= MAX_NODES)
-				return -1;
-			expect_gb[nid] = strtol(end + 1, (char **)&end, 10);
-			p = *end == ',' ? end + 1 : end;
-		}
-		return 0;
-	}
+	if (p)
+		return parse_node_list(p, expect_gb);
 
 	p = cmdline_value("gmem_cma");
 	if (!p)
