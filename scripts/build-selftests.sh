@@ -15,7 +15,7 @@ export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 
 # Only the KVM tests we run: building all of them would triple the time.
 kvm_tests="guest_memfd_test set_memory_region_test pre_fault_memory_test"
-kvm_tests="$kvm_tests x86/private_mem_conversions_test"
+kvm_tests="$kvm_tests x86/private_mem_conversions_test x86/guest_memfd_1g_test"
 
 make -s -C "$tree" ARCH=x86_64 headers
 make -s -C "$tree/tools/testing/selftests" -j"$(nproc)" \

@@ -23,6 +23,7 @@ KVM_TESTS = [
     "kvm:private_mem_conversions_test",
     "kvm:set_memory_region_test",
     "kvm:pre_fault_memory_test",
+    "kvm:guest_memfd_1g_test",
 ]
 OUR_TESTS = ["gmem_cma:gmem_cma_areas", "gmem_cma:gmem_cma_pool", "gmem_cma:gmemctl.sh"]
 KUNIT_SUITES = {"gmem_cma_cmdline": 20, "gmem_cma_pool": 3}  # suite -> minimum number of cases

@@ -7,7 +7,9 @@
 #ifndef _LINUX_GMEM_CMA_H
 #define _LINUX_GMEM_CMA_H
 
+#include <linux/err.h>
 #include <linux/init.h>
+#include <linux/mm.h>
 #include <linux/sizes.h>
 #include <linux/types.h>
 
@@ -15,12 +17,38 @@
 #define GMEM_CMA_PAGE_SIZE	SZ_1G
 #define GMEM_CMA_PAGE_ORDER	(30 - PAGE_SHIFT)
 
+struct address_space;
+struct gmem_cma_subpool;
+struct mempolicy;
 struct seq_file;
 
 #ifdef CONFIG_GMEM_CMA
 void __init gmem_cma_reserve(void);
 unsigned long gmem_cma_capacity_pages(int nid);
 void gmem_cma_report_meminfo(struct seq_file *m);
+
+struct gmem_cma_subpool *gmem_cma_subpool_create(unsigned long nr_pages,
+						 unsigned long ino);
+void gmem_cma_subpool_destroy(struct gmem_cma_subpool *sp);
+struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
+				 struct address_space *mapping, pgoff_t index,
+				 const struct mempolicy *pol);
+bool __gmem_cma_free_folio(struct folio *folio);
+
+/**
+ * gmem_cma_free_folio() - take back a gmem_cma folio on its last put
+ * @folio: a folio whose reference count dropped to zero
+ *
+ * Return: true if @folio was a gmem_cma 1 GiB folio and has been taken back,
+ * false if the caller must free it.
+ */
+static inline bool gmem_cma_free_folio(struct folio *folio)
+{
+	if (likely(!folio_test_large(folio)) ||
+	    folio_large_order(folio) != GMEM_CMA_PAGE_ORDER)
+		return false;
+	return __gmem_cma_free_folio(folio);
+}
 #else
 static inline void gmem_cma_reserve(void)
 {
@@ -33,6 +61,29 @@ static inline void gmem_cma_report_meminfo(struct seq_file *m)
 static inline unsigned long gmem_cma_capacity_pages(int nid)
 {
 	return 0;
+}
+
+static inline struct gmem_cma_subpool *
+gmem_cma_subpool_create(unsigned long nr_pages, unsigned long ino)
+{
+	return ERR_PTR(-ENODEV);
+}
+
+static inline void gmem_cma_subpool_destroy(struct gmem_cma_subpool *sp)
+{
+}
+
+static inline struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
+					       struct address_space *mapping,
+					       pgoff_t index,
+					       const struct mempolicy *pol)
+{
+	return ERR_PTR(-ENODEV);
+}
+
+static inline bool gmem_cma_free_folio(struct folio *folio)
+{
+	return false;
 }
 #endif /* CONFIG_GMEM_CMA */
 
