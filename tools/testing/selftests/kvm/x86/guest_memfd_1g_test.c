@@ -45,7 +45,7 @@
 #define HUGE_FLAGS	GUEST_MEMFD_FLAG_HUGE_PAGES
 #define SHARED_FLAGS	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | \
 			 GUEST_MEMFD_FLAG_HUGE_PAGES)
-#define STRESS_SECONDS	4
+#define STRESS_SECONDS	6
 
 struct pool {
 	long nr, free, resv, used;
@@ -451,9 +451,10 @@ static void check_policy(struct __test_metadata *_metadata, struct kvm_vm *vm,
 	int fd;
 
 	ASSERT_EQ(0, set_policy(mode, nodes));
-	fd = create_gmem(vm, gib * SZ_1G, HUGE_FLAGS, 30);
+	fd = create_gmem(vm, (u64)gib * SZ_1G, HUGE_FLAGS, 30);
 	ASSERT_EQ(0, set_policy(MPOL_DEFAULT, 0));
-	ASSERT_LE(0, fd);
+	ASSERT_LE(0, fd) TH_LOG("mode %d nodes %#lx, %d GiB: %s", mode, nodes,
+				gib, strerror(errno));
 	ASSERT_TRUE(pools_are(base, dresv, NULL));
 	close(fd);
 	ASSERT_TRUE(pools_settle(base));
