@@ -49,6 +49,21 @@ ratio("  ratio gmem_cma / hugetlb", ("gmem_cma", "busy"), ("hugetlb", "busy"))
 row("memset of populated memory", ("memset", "populated"))
 ratio("  ratio gmem_cma idle / memset", ("gmem_cma", "idle"), ("memset", "populated"))
 ratio("  ratio gmem_cma busy / memset", ("gmem_cma", "busy"), ("memset", "populated"))
+print(f"\nPopulating guest memory with fallocate() from filled pools, ms per GiB "
+      "(hugetlb on the other node)")
+row("guest_memfd, 1 GiB pages (gmem_cma)", ("populate", "gmem_1g"))
+row("guest_memfd, 4 KiB pages", ("populate", "gmem_4k"))
+row("hugetlb 1 GiB memfd (hugetlb_cma)", ("populate", "hugetlb_1g"))
+row("memset of populated memory", ("memset", "populated"))
+ratio("  ratio 1 GiB guest_memfd / memset", ("populate", "gmem_1g"), ("memset", "populated"))
+ratio("  ratio 1 GiB guest_memfd / hugetlb 1 GiB", ("populate", "gmem_1g"),
+      ("populate", "hugetlb_1g"))
+ratio("  ratio 1 GiB guest_memfd / 4 KiB guest_memfd", ("populate", "gmem_1g"),
+      ("populate", "gmem_4k"))
+print("\nVM memory life (create VM + file, bind, populate, close), ms per GiB")
+row("guest_memfd, 1 GiB pages (gmem_cma)", ("vmlife", "gmem_1g"))
+row("guest_memfd, 4 KiB pages", ("vmlife", "gmem_4k"))
+ratio("  ratio 1 GiB / 4 KiB", ("vmlife", "gmem_1g"), ("vmlife", "gmem_4k"))
 print("MiB of the area lent out before the busy runs: " + ", ".join(
     f"{w} node {n}: {rows[(w, 'busy', n)][1]}" for w in ("gmem_cma", "hugetlb") for n in (0, 1)))
 PY

@@ -3,14 +3,26 @@
  * Benchmark, not a test: how long it takes to take 1 GiB pages out of CMA
  * for a gmem_cma pool, side by side with allocating 1 GiB hugetlb pages
  * from hugetlb_cma= and with memset() over the same amount of memory, with
- * idle CMA areas and with areas full of movable pages.
+ * idle CMA areas and with areas full of movable pages.  Then how long it
+ * takes to populate guest memory with fallocate(): a guest_memfd of 1 GiB
+ * pages from a filled pool, a guest_memfd of 4 KiB pages, a hugetlb 1 GiB
+ * memfd; and the life of a VM's memory (create the VM and the file, bind
+ * it, populate it, close everything).
  *
  * usage: gmem_cma_bench <gmem-node> <hugetlb-node> <pages> [rounds]
  * Needs gmem_cma=<gmem-node>:<pages>G and hugetlb_cma=<hugetlb-node>:<pages>G.
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* memfd_create() */
+#endif
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/kvm.h>
+#include <linux/memfd.h>
+#include <sys/ioctl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,11 +155,93 @@ static double time_memset(int nid, long pages, int rounds)
 	return t[rounds / 2];
 }
 
+/*
+ * Populate a guest_memfd of @pages GiB with one fallocate().  Returns the
+ * median time of that, and in @life the median time of the whole life of
+ * the VM's memory: create the VM and the file, bind it to a memslot,
+ * populate it, close the file and the VM.
+ */
+static double time_gmem_populate(long pages, int rounds, bool huge, double *life)
+{
+	struct kvm_create_guest_memfd args = {
+		.size = pages * GB,
+		.flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED,
+	};
+	struct kvm_userspace_memory_region2 slot = {
+		.slot = 1,
+		.flags = KVM_MEM_GUEST_MEMFD,
+		.guest_phys_addr = 4 * GB,
+		.memory_size = pages * GB,
+	};
+	double t[MAX_ROUNDS], l[MAX_ROUNDS], t0;
+	int kvm, vm, fd, r;
+
+	if (huge) {
+		args.flags |= GUEST_MEMFD_FLAG_HUGE_PAGES;
+		args.huge_page_size_log2 = 30;
+	}
+	kvm = open("/dev/kvm", O_RDWR);
+	if (kvm < 0)
+		return -1;
+	for (r = 0; r < rounds; r++) {
+		l[r] = now_ms();
+		vm = ioctl(kvm, KVM_CREATE_VM, 0);
+		fd = vm < 0 ? -1 : ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
+		if (fd < 0) {
+			perror("gmem_cma_bench: KVM_CREATE_GUEST_MEMFD");
+			return -1;
+		}
+		slot.guest_memfd = fd;
+		if (ioctl(vm, KVM_SET_USER_MEMORY_REGION2, &slot)) {
+			perror("gmem_cma_bench: KVM_SET_USER_MEMORY_REGION2");
+			return -1;
+		}
+		t0 = now_ms();
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, pages * GB)) {
+			perror("gmem_cma_bench: fallocate guest_memfd");
+			return -1;
+		}
+		t[r] = now_ms() - t0;
+		close(fd);
+		close(vm);
+		l[r] = now_ms() - l[r];
+	}
+	close(kvm);
+	qsort(t, rounds, sizeof(t[0]), cmp_double);
+	qsort(l, rounds, sizeof(l[0]), cmp_double);
+	*life = l[rounds / 2];
+	return t[rounds / 2];
+}
+
+/* Populate a hugetlb 1 GiB memfd of @pages GiB with one fallocate(). */
+static double time_hugetlb_populate(long pages, int rounds)
+{
+	double t[MAX_ROUNDS];
+	int fd, r;
+
+	for (r = 0; r < rounds; r++) {
+		fd = memfd_create("gmem_cma_bench", MFD_HUGETLB | MFD_HUGE_1GB);
+		if (fd < 0 || ftruncate(fd, pages * GB)) {
+			perror("gmem_cma_bench: hugetlb memfd");
+			return -1;
+		}
+		t[r] = now_ms();
+		if (fallocate(fd, 0, 0, pages * GB)) {
+			perror("gmem_cma_bench: fallocate hugetlb memfd");
+			return -1;
+		}
+		t[r] = now_ms() - t[r];
+		close(fd);
+	}
+	qsort(t, rounds, sizeof(t[0]), cmp_double);
+	return t[rounds / 2];
+}
+
 int main(int argc, char **argv)
 {
 	char gmem[96], huge[128];
 	int gnid, hnid, rounds;
-	double v[5];
+	double v[5], p[4], life[2];
 	long pages;
 
 	if (argc < 4) {
@@ -187,5 +281,22 @@ int main(int argc, char **argv)
 	printf("BENCH hugetlb idle %d %.1f 0\n", hnid, v[2] / pages);
 	printf("BENCH hugetlb busy %d %.1f %ld\n", hnid, v[3] / pages, lent_mb[1]);
 	printf("BENCH memset populated %d %.1f 0\n", gnid, v[4] / pages);
+
+	/* Populating guest memory, from pools filled beforehand. */
+	if (write_num(gmem, pages) || write_num(huge, pages)) {
+		fprintf(stderr, "gmem_cma_bench: cannot fill the pools\n");
+		return 1;
+	}
+	p[0] = time_gmem_populate(pages, rounds, true, &life[0]);
+	p[1] = time_gmem_populate(pages, rounds, false, &life[1]);
+	p[2] = time_hugetlb_populate(pages, rounds);
+	p[3] = v[4];
+	if (write_num(gmem, 0) || write_num(huge, 0) || p[0] < 0 || p[1] < 0 || p[2] < 0)
+		return 1;
+	printf("BENCH populate gmem_1g %d %.1f 0\n", gnid, p[0] / pages);
+	printf("BENCH populate gmem_4k %d %.1f 0\n", gnid, p[1] / pages);
+	printf("BENCH populate hugetlb_1g %d %.1f 0\n", hnid, p[2] / pages);
+	printf("BENCH vmlife gmem_1g %d %.1f 0\n", gnid, life[0] / pages);
+	printf("BENCH vmlife gmem_4k %d %.1f 0\n", gnid, life[1] / pages);
 	return 0;
 }
