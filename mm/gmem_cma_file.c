@@ -43,7 +43,7 @@
 
 #include "gmem_cma_internal.h"
 
-#define GMEM_CMA_NR_PAGES	(1UL << GMEM_CMA_PAGE_ORDER)
+#define GMEM_CMA_NR_PAGES	BIT(GMEM_CMA_PAGE_ORDER)
 
 /**
  * struct gmem_cma_node_count - one node's pages in a subpool
@@ -97,12 +97,12 @@ static DEFINE_SPINLOCK(gmem_cma_subpools_lock);	/* protects gmem_cma_subpools */
  */
 static DEFINE_MUTEX(gmem_cma_reserve_lock);
 
+#define GMEM_CMA_FAULT_MUTEX_BITS	6
 /*
  * Faults on the same 1 GiB page of a file are serialized by one of these,
  * chosen by hashing the mapping and the page, so that two threads never
  * both allocate (and zero) a page for the same index.
  */
-#define GMEM_CMA_FAULT_MUTEX_BITS	6
 static struct mutex gmem_cma_fault_mutex[1 << GMEM_CMA_FAULT_MUTEX_BITS];
 
 /* Folios whose last reference was dropped outside task context. */
@@ -466,7 +466,7 @@ struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 				 const struct mempolicy *pol)
 {
 	unsigned long pg = index >> GMEM_CMA_PAGE_ORDER;
-	struct mutex *lock;
+	struct mutex *lock;	/* serializes faults on this 1 GiB page */
 	struct folio *folio;
 	int err, waited;
 
@@ -484,7 +484,7 @@ struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 	for (waited = 0; !folio && waited < GMEM_CMA_IN_FLIGHT_WAIT_MS &&
 	     gmem_cma_in_flight(sp, mapping) && !fatal_signal_pending(current);
 	     waited++) {
-		msleep(1);
+		usleep_range(1000, 2000);
 		folio = gmem_cma_subpool_alloc(sp, pg, pol);
 	}
 	if (!folio) {
@@ -566,6 +566,7 @@ static void gmem_cma_free_workfn(struct work_struct *work)
 		cond_resched();
 	}
 }
+
 static DECLARE_WORK(gmem_cma_free_work, gmem_cma_free_workfn);
 
 /**

@@ -574,14 +574,15 @@ static void guest_rw(u64 gpa, u64 size, u64 host_seed, u64 base)
 	u64 off;
 
 	for (off = 0; off < size; off += PAGE_SIZE) {
-		volatile u64 *p = (volatile u64 *)(gpa + off);
+		u64 *p = (u64 *)(gpa + off);
 
 		if (host_seed)
-			GUEST_ASSERT_EQ(*p, host_seed ^ (base + off));
-		*p = (gpa + off) ^ 0x600dcafe;
+			GUEST_ASSERT_EQ(READ_ONCE(*p), host_seed ^ (base + off));
+		WRITE_ONCE(*p, (gpa + off) ^ 0x600dcafe);
 	}
 	for (off = 0; off < size; off += PAGE_SIZE)
-		GUEST_ASSERT_EQ(*(volatile u64 *)(gpa + off), (gpa + off) ^ 0x600dcafe);
+		GUEST_ASSERT_EQ(READ_ONCE(*(u64 *)(gpa + off)),
+				(gpa + off) ^ 0x600dcafe);
 	GUEST_DONE();
 }
 
@@ -698,7 +699,7 @@ struct race {
 	int fd;
 	char *mem;
 	int ret, err;
-	volatile bool *stop;
+	bool *stop;
 	long ok, enomem;
 };
 
@@ -797,7 +798,7 @@ static void *stress_faulter(void *arg)
 	struct race *r = arg;
 	unsigned int n = 0;
 
-	while (!*r->stop) {
+	while (!READ_ONCE(*r->stop)) {
 		u64 off = (n++ & 1) * SZ_1G;
 
 		if (r->mem) {
@@ -821,7 +822,7 @@ static void *stress_puncher(void *arg)
 	struct race *r = arg;
 	unsigned int n = 0;
 
-	while (!*r->stop) {
+	while (!READ_ONCE(*r->stop)) {
 		if (fallocate(r->fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
 			      (n++ & 1) * SZ_1G, SZ_1G)) {
 			r->err = errno;
@@ -835,7 +836,7 @@ static void *stress_puncher(void *arg)
 
 TEST_F_TIMEOUT(gmem_1g, fault_vs_punch_stress, 240)
 {
-	volatile bool stop = false;
+	bool stop = false;
 	pthread_t tid[4];
 	struct race r[4];
 	char *mem;
@@ -854,7 +855,7 @@ TEST_F_TIMEOUT(gmem_1g, fault_vs_punch_stress, 240)
 					    &r[i]));
 	}
 	sleep(STRESS_SECONDS);
-	stop = true;
+	WRITE_ONCE(stop, true);
 	for (i = 0; i < 4; i++) {
 		pthread_join(tid[i], NULL);
 		EXPECT_EQ(0, r[i].err);
