@@ -4,7 +4,7 @@
 # "make -C tools/testing/selftests install".
 #
 # usage: build-selftests.sh <tree> <install-dir>
-#   also builds tools/mm/gmemctl into <install-dir>/../gmemctl
+#   also builds tools/mm/gmemctl and tools/kvm/gmem_vm into <install-dir>/..
 set -euo pipefail
 
 tree=$(cd "$1" && pwd)
@@ -26,4 +26,7 @@ make -s -C "$tree/tools/testing/selftests" -j"$(nproc)" \
 # gmemctl, with the kernel's tools/mm Makefile.
 make -s -C "$tree/tools/mm" CC="ccache gcc" gmemctl
 install -D -m 755 "$tree/tools/mm/gmemctl" "$out/../gmemctl"
+# The VMM demo "make run" runs, with its own Makefile.
+make -s -C "$tree/tools/kvm/gmem_vm" CC="ccache gcc"
+install -D -m 755 "$tree/tools/kvm/gmem_vm/gmem_vm" "$out/../gmem_vm"
 echo "build-selftests: installed $(grep -c . "$out/kselftest-list.txt") tests in $out"

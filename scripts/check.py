@@ -235,11 +235,19 @@ def main():
     res = Results()
     start = time.time()
 
-    boots = [("main", None)] + [(m[0], m) for m in MATRIX]
+    boots = [("main", None), ("vmm-demo", None)] + [(m[0], m) for m in MATRIX]
     for name, case in boots:
         if args.only and args.only not in name:
             continue
-        if case is None:
+        if name == "vmm-demo":
+            # What "make run" shows: a VM on 1 GiB pages of node 1.
+            text = boot(args, name, "kunit.enable=0 gmem_cma=0:2G,1:2G", "gmem_test=run")
+            m = re.search(r"GMEM_TEST_END rc=(\d+)", text)
+            res.add(f"{name}: make run's report exits 0", bool(m and m.group(1) == "0"),
+                    m.group(0) if m else "no end")
+            for pat in (r"gmem_vm: PASS", r"pages_1g\D+1\b"):
+                res.add(f"{name}: report has /{pat}/", re.search(pat, text) is not None)
+        elif case is None:
             tests = OUR_TESTS + KVM_TESTS
             text = boot(args, name, "gmem_cma=0:2G,1:2G",
                         f"gmem_test=kselftest gmem_tests={','.join(tests)}")

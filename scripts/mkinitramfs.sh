@@ -20,6 +20,7 @@ cp "$here/guest/report.sh" "$root/usr/share/gmem_cma/"
 cp -a "$ksft" "$root/kselftest"
 mkdir -p "$root/usr/sbin"
 cp "$ksft/../gmemctl" "$root/usr/sbin/gmemctl"
+cp "$ksft/../gmem_vm" "$root/usr/sbin/gmem_vm"
 cp "$(command -v numactl)" "$root/usr/bin/"
 # run_kselftest.sh needs GNU timeout (--foreground) for its per-test limit.
 cp /usr/bin/timeout "$root/usr/bin/"

@@ -1,6 +1,7 @@
 #!/bin/sh
-# The "make run" report: the gmem_cma areas of every node, then the pools
-# before and after sizing them with gmemctl.
+# The "make run" report: the gmem_cma areas of every node, the pools before
+# and after sizing them with gmemctl, then the VMM demo: a VM whose memory
+# is a guest_memfd of 1 GiB pages on node 1.
 cmdline=$(cat /proc/cmdline)
 echo
 echo "== gmem_cma on $(uname -r) =="
@@ -32,7 +33,13 @@ gmemctl set 0:1,1:2
 echo
 grep -E '^GmemCma' /proc/meminfo
 echo
+echo "== VMM demo: a VM on 1 GiB pages of node 1 =="
+echo "# gmem_vm -n 1 -g 1"
+gmem_vm -n 1 -g 1
+vm_rc=$?
+echo
 echo "# gmemctl set 0"
 gmemctl set 0
 echo
 dmesg | grep 'gmem_cma:' || true
+exit $vm_rc

@@ -1,0 +1,712 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmem_vm: a tiny VMM that runs a guest in guest_memfd memory made of
+ * 1 GiB gmem_cma pages, and shows where the pages come from.
+ *
+ * usage: gmem_vm [-n NODE] [-g GIB]
+ *
+ *   -n NODE  create the guest_memfd under MPOL_BIND to NODE, so that its
+ *            pages are reserved from that node's pool (default: the
+ *            task's default policy)
+ *   -g GIB   guest memory size in GiB, 1 to 3 (default 1); the guest
+ *            runs in 32-bit mode, so its memory must end below 4 GiB
+ *
+ * It prints the gmem_cma pools, creates a VM and a guest_memfd with
+ * GUEST_MEMFD_FLAG_HUGE_PAGES (huge_page_size_log2 = 30), maps it at a
+ * 1 GiB aligned host address and makes it the VM's memory at GPA 0.  The
+ * host writes markers into guest memory; a hand-assembled 32-bit guest
+ * checks them, writes every 32-bit word from 2 MiB to the end of its
+ * memory with (address ^ 0x5a5a5a5a), reads everything back and reports
+ * through I/O ports.  While the VM exists, the host checks a sample of
+ * the guest's words through its mapping, prints the pools, the debugfs
+ * line of the file and the nodes of the pages (move_pages()), and
+ * requires the VM stat pages_1g to equal GIB.  After teardown the pools
+ * must be back to where they were.  Every step prints one line; the last
+ * line is "gmem_vm: PASS", or a "gmem_vm: FAIL: <step>: <reason>" line
+ * and exit status 1 (2 for a usage error).  Needs root and /dev/kvm.
+ *
+ * Build: make (after "make headers" in the kernel tree).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdnoreturn.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/kvm.h>
+#include <linux/mempolicy.h>
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define GIB		0x40000000ULL
+#define MIB		0x100000ULL
+#define MAX_GIB		3
+#define MAX_NODES	64
+#define POOLS_DIR	"/sys/kernel/mm/gmem_cma"
+#define FILES_PATH	"/sys/kernel/debug/gmem_cma/files"
+
+/* Guest physical layout and the guest's I/O ports. */
+#define CODE_GPA	0x1000ULL	/* guest code, also the top of its stack */
+#define TABLE_GPA	0x2000ULL	/* zero-terminated u32 list of marker GPAs */
+#define MARK0_GPA	0x3000ULL	/* a marker below the test area */
+#define TEST_START	0x200000ULL	/* test area [TEST_START, size) */
+#define PORT_RESULT	0x3f0		/* 0: pass, 1: bad marker, 2: bad word */
+#define PORT_ADDR	0x3f1		/* the failing address, before a failure */
+#define PORT_VALUE	0x3f2		/* the word found there (low 32 bits) */
+#define PORT_PROGRESS	0x3f3		/* 1: markers checked, 2: area written */
+#define MARKER_HI	0x676d656dU	/* high half of a marker: "gmem" */
+#define MARKER_XOR	0x1badb002U	/* low half of a marker: gpa ^ this */
+#define PATTERN		0x5a5a5a5aU	/* word at address a: a ^ PATTERN */
+#define MAX_MARKERS	(2 * MAX_GIB + 1)
+
+/*
+ * The guest, at CODE_GPA, in 32-bit protected mode without paging.
+ * In: ebx = TEST_START, ecx = end of memory, esi = TABLE_GPA, DF = 0.
+ * Offsets are from CODE_GPA; edi holds the address being checked.
+ * The immediates are MARKER_XOR, MARKER_HI, PATTERN and the ports.
+ */
+static const unsigned char guest_code[] = {
+	0xad,				/* 00 mark:  lodsd  (eax = next GPA) */
+	0x85, 0xc0,			/* 01 test eax, eax */
+	0x74, 0x19,			/* 03 jz 1e  (end of the table) */
+	0x89, 0xc7,			/* 05 mov edi, eax */
+	0x8b, 0x17,			/* 07 mov edx, [edi] */
+	0x81, 0xf2, 0x02, 0xb0, 0xad, 0x1b, /* 09 xor edx, MARKER_XOR */
+	0x39, 0xc2,			/* 0f cmp edx, eax  (gives the GPA?) */
+	0x75, 0x4b,			/* 11 jne 5e (bad marker) */
+	0x81, 0x7f, 0x04,		/* 13 cmp dword [edi + 4], MARKER_HI */
+	0x6d, 0x65, 0x6d, 0x67,
+	0x75, 0x42,			/* 1a jne 5e (bad marker) */
+	0xeb, 0xe2,			/* 1c jmp 00 */
+	0x66, 0xba, 0xf3, 0x03,		/* 1e mov dx, PORT_PROGRESS */
+	0xb8, 0x01, 0x00, 0x00, 0x00,	/* 22 mov eax, 1 */
+	0xef,				/* 27 out dx, eax */
+	0x89, 0xdf,			/* 28 mov edi, ebx */
+	0x89, 0xf8,			/* 2a write: mov eax, edi */
+	0x35, 0x5a, 0x5a, 0x5a, 0x5a,	/* 2c xor eax, PATTERN */
+	0xab,				/* 31 stosd  ([edi] = eax, edi += 4) */
+	0x39, 0xcf,			/* 32 cmp edi, ecx */
+	0x72, 0xf4,			/* 34 jb 2a */
+	0x66, 0xba, 0xf3, 0x03,		/* 36 mov dx, PORT_PROGRESS */
+	0xb8, 0x02, 0x00, 0x00, 0x00,	/* 3a mov eax, 2 */
+	0xef,				/* 3f out dx, eax */
+	0x89, 0xdf,			/* 40 mov edi, ebx */
+	0x89, 0xf8,			/* 42 read: mov eax, edi */
+	0x35, 0x5a, 0x5a, 0x5a, 0x5a,	/* 44 xor eax, PATTERN */
+	0x3b, 0x07,			/* 49 cmp eax, [edi] */
+	0x75, 0x18,			/* 4b jne 65 (bad word) */
+	0x83, 0xc7, 0x04,		/* 4d add edi, 4 */
+	0x39, 0xcf,			/* 50 cmp edi, ecx */
+	0x72, 0xee,			/* 52 jb 42 */
+	0x31, 0xc0,			/* 54 xor eax, eax  (result 0: pass) */
+	0x66, 0xba, 0xf0, 0x03,		/* 56 mov dx, PORT_RESULT */
+	0xef,				/* 5a out dx, eax */
+	0xf4,				/* 5b halt: hlt */
+	0xeb, 0xfd,			/* 5c jmp 5b */
+	0xb8, 0x01, 0x00, 0x00, 0x00,	/* 5e mov eax, 1  (bad marker) */
+	0xeb, 0x05,			/* 63 jmp 6a */
+	0xb8, 0x02, 0x00, 0x00, 0x00,	/* 65 mov eax, 2  (bad word) */
+	0x89, 0xc5,			/* 6a fail: mov ebp, eax */
+	0x66, 0xba, 0xf1, 0x03,		/* 6c mov dx, PORT_ADDR */
+	0x89, 0xf8,			/* 70 mov eax, edi */
+	0xef,				/* 72 out dx, eax */
+	0x66, 0xba, 0xf2, 0x03,		/* 73 mov dx, PORT_VALUE */
+	0x8b, 0x07,			/* 77 mov eax, [edi] */
+	0xef,				/* 79 out dx, eax */
+	0x66, 0xba, 0xf0, 0x03,		/* 7a mov dx, PORT_RESULT */
+	0x89, 0xe8,			/* 7e mov eax, ebp */
+	0xef,				/* 80 out dx, eax */
+	0xeb, 0xd8,			/* 81 jmp 5b */
+};
+
+static const char *const pool_fields[] = {
+	"nr_pages", "free_pages", "resv_pages", "used_pages",
+};
+
+#define NR_POOL_FIELDS	ARRAY_SIZE(pool_fields)
+
+struct pools {
+	int nr;
+	int node[MAX_NODES];
+	long val[MAX_NODES][NR_POOL_FIELDS];
+};
+
+static noreturn void die(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("gmem_vm: FAIL: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (err)
+		fprintf(stderr, ": %s", strerror(err));
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static long read_long(const char *path)
+{
+	char buf[32], *end;
+	ssize_t n;
+	long v;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die(errno, "pools: open %s", path);
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		die(errno, "pools: read %s", path);
+	close(fd);
+	buf[n] = '\0';
+	v = strtol(buf, &end, 10);
+	if (end == buf || v < 0)
+		die(0, "pools: %s: bad value \"%s\"", path, buf);
+	return v;
+}
+
+static void read_pools(struct pools *p)
+{
+	char path[128];
+	size_t i;
+	int nid;
+
+	p->nr = 0;
+	for (nid = 0; nid < MAX_NODES; nid++) {
+		snprintf(path, sizeof(path), POOLS_DIR "/node%d", nid);
+		if (access(path, F_OK))
+			continue;
+		for (i = 0; i < NR_POOL_FIELDS; i++) {
+			snprintf(path, sizeof(path), POOLS_DIR "/node%d/%s",
+				 nid, pool_fields[i]);
+			p->val[p->nr][i] = read_long(path);
+		}
+		p->node[p->nr++] = nid;
+	}
+	if (!p->nr)
+		die(access(POOLS_DIR, F_OK) ? errno : ENOENT,
+		    "pools: no node in " POOLS_DIR);
+}
+
+static void print_pools(const char *when, const struct pools *p)
+{
+	int i;
+
+	printf("gmem_vm: pools %s (1 GiB pages):\n", when);
+	printf("    node  nr_pages  free  resv  used\n");
+	for (i = 0; i < p->nr; i++)
+		printf("    %4d  %8ld  %4ld  %4ld  %4ld\n", p->node[i],
+		       p->val[i][0], p->val[i][1], p->val[i][2], p->val[i][3]);
+}
+
+/* Do free, resv and used of @a and @b agree on every node? */
+static int pools_equal(const struct pools *a, const struct pools *b)
+{
+	int i;
+
+	if (a->nr != b->nr)
+		return 0;
+	for (i = 0; i < a->nr; i++)
+		if (a->node[i] != b->node[i] ||
+		    memcmp(&a->val[i][1], &b->val[i][1], 3 * sizeof(long)))
+			return 0;
+	return 1;
+}
+
+static void set_policy(int mode, int node)
+{
+	unsigned long mask[2] = { 0 };
+
+	if (mode == MPOL_BIND)
+		mask[node / 64] = 1UL << (node % 64);
+	if (syscall(SYS_set_mempolicy, mode, mode == MPOL_BIND ? mask : NULL,
+		    mode == MPOL_BIND ? sizeof(mask) * 8 : 0))
+		die(errno, "set_mempolicy(%s)",
+		    mode == MPOL_BIND ? "MPOL_BIND" : "MPOL_DEFAULT");
+}
+
+/* Map @fd at a 1 GiB aligned address: KVM maps 1 GiB only if congruent. */
+static void *map_aligned(int fd, size_t size)
+{
+	char *resv, *addr;
+	size_t head;
+
+	resv = mmap(NULL, size + GIB, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (resv == MAP_FAILED)
+		die(errno, "mmap: reserve %llu bytes", size + GIB);
+	head = -(unsigned long)resv & (GIB - 1);
+	addr = mmap(resv + head, size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_FIXED, fd, 0);
+	if (addr == MAP_FAILED)
+		die(errno, "mmap: guest_memfd at %p", resv + head);
+	if (head && munmap(resv, head))
+		die(errno, "munmap: head of the reservation");
+	if (munmap(addr + size, GIB - head))
+		die(errno, "munmap: tail of the reservation");
+	return addr;
+}
+
+static const char *exit_name(unsigned int reason)
+{
+	switch (reason) {
+	case KVM_EXIT_SHUTDOWN:
+		return "KVM_EXIT_SHUTDOWN (triple fault)";
+	case KVM_EXIT_FAIL_ENTRY:
+		return "KVM_EXIT_FAIL_ENTRY";
+	case KVM_EXIT_INTERNAL_ERROR:
+		return "KVM_EXIT_INTERNAL_ERROR";
+	case KVM_EXIT_MEMORY_FAULT:
+		return "KVM_EXIT_MEMORY_FAULT";
+	case KVM_EXIT_MMIO:
+		return "KVM_EXIT_MMIO";
+	case KVM_EXIT_IO:
+		return "KVM_EXIT_IO";
+	default:
+		return "unexpected";
+	}
+}
+
+static void dump_vcpu(int vcpu_fd, struct kvm_run *run)
+{
+	struct kvm_regs r;
+
+	if (run->exit_reason == KVM_EXIT_MEMORY_FAULT)
+		fprintf(stderr, "gmem_vm: memory fault: gpa %#llx size %#llx flags %#llx\n",
+			run->memory_fault.gpa, run->memory_fault.size,
+			run->memory_fault.flags);
+	if (run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
+		fprintf(stderr, "gmem_vm: internal error: suberror %u\n",
+			run->internal.suberror);
+	if (run->exit_reason == KVM_EXIT_FAIL_ENTRY)
+		fprintf(stderr, "gmem_vm: entry failure reason %#llx\n",
+			run->fail_entry.hardware_entry_failure_reason);
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &r))
+		return;
+	fprintf(stderr, "gmem_vm: rip %#llx eax %#llx ebx %#llx ecx %#llx esi %#llx edi %#llx\n",
+		r.rip, r.rax, r.rbx, r.rcx, r.rsi, r.rdi);
+}
+
+static void setup_vcpu(int vcpu_fd, unsigned long long end)
+{
+	struct kvm_segment code = {
+		.base = 0, .limit = 0xffffffff, .selector = 8, .type = 11,
+		.present = 1, .db = 1, .s = 1, .g = 1,
+	};
+	struct kvm_segment data = code;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs))
+		die(errno, "KVM_GET_SREGS");
+	data.selector = 16;
+	data.type = 3;
+	sregs.cs = code;
+	sregs.ds = data;
+	sregs.es = data;
+	sregs.ss = data;
+	sregs.fs = data;
+	sregs.gs = data;
+	sregs.cr0 = 0x11;		/* PE | ET: protected mode, caches on */
+	sregs.cr4 = 0;
+	sregs.efer = 0;
+	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs))
+		die(errno, "KVM_SET_SREGS");
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = CODE_GPA;
+	regs.rflags = 2;
+	regs.rsp = CODE_GPA;
+	regs.rbx = TEST_START;
+	regs.rcx = end;
+	regs.rsi = TABLE_GPA;
+	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs))
+		die(errno, "KVM_SET_REGS");
+}
+
+/* Run the guest until it halts; fail unless it reported a pass. */
+static void run_guest(int vcpu_fd, struct kvm_run *run, unsigned long long size)
+{
+	double mib = (size - TEST_START) / (double)MIB;
+	double t0 = now_ms(), t1 = t0, t2 = t0, t3;
+	unsigned int addr = 0, value = 0, val;
+	long result = -1;
+
+	for (;;) {
+		if (ioctl(vcpu_fd, KVM_RUN, NULL)) {
+			if (errno == EINTR)
+				continue;
+			die(errno, "KVM_RUN");
+		}
+		if (run->exit_reason == KVM_EXIT_HLT)
+			break;
+		if (run->exit_reason != KVM_EXIT_IO ||
+		    run->io.direction != KVM_EXIT_IO_OUT ||
+		    run->io.size != 4 || run->io.count != 1) {
+			dump_vcpu(vcpu_fd, run);
+			if (run->exit_reason == KVM_EXIT_IO)
+				die(0, "KVM_RUN: unexpected I/O to port %#x",
+				    run->io.port);
+			die(0, "KVM_RUN: exit reason %u: %s", run->exit_reason,
+			    exit_name(run->exit_reason));
+		}
+		memcpy(&val, (char *)run + run->io.data_offset, sizeof(val));
+		switch (run->io.port) {
+		case PORT_PROGRESS:
+			if (val == 1) {
+				t1 = now_ms();
+				printf("gmem_vm: guest: markers OK\n");
+			} else {
+				t2 = now_ms();
+				printf("gmem_vm: guest: wrote %.0f MiB in %.3f s (%.1f MiB/s)\n",
+				       mib, (t2 - t1) / 1e3, mib * 1e3 / (t2 - t1));
+			}
+			break;
+		case PORT_ADDR:
+			addr = val;
+			break;
+		case PORT_VALUE:
+			value = val;
+			break;
+		case PORT_RESULT:
+			result = val;
+			break;
+		default:
+			dump_vcpu(vcpu_fd, run);
+			die(0, "KVM_RUN: unexpected I/O to port %#x", run->io.port);
+		}
+	}
+	if (result == 1)
+		die(0, "guest: bad marker at GPA %#x (low half %#x)", addr, value);
+	if (result == 2)
+		die(0, "guest: word at GPA %#x is %#x, expected %#x", addr,
+		    value, addr ^ PATTERN);
+	if (result) {
+		dump_vcpu(vcpu_fd, run);
+		die(0, "guest: halted without a result (%ld)", result);
+	}
+	t3 = now_ms();
+	printf("gmem_vm: guest: verified %.0f MiB in %.3f s (%.1f MiB/s), run took %.3f s\n",
+	       mib, (t3 - t2) / 1e3, mib * 1e3 / (t3 - t2), (t3 - t0) / 1e3);
+}
+
+/* The host writes the markers and the table the guest checks them with. */
+static void write_markers(char *mem, unsigned long long size)
+{
+	unsigned int *table = (unsigned int *)(mem + TABLE_GPA);
+	unsigned long long gpa;
+	int n = 0;
+
+	table[n++] = MARK0_GPA;
+	for (gpa = 0; gpa < size; gpa += GIB) {
+		table[n++] = gpa + GIB / 2;
+		table[n++] = gpa + GIB - 8;
+	}
+	table[n] = 0;
+	while (n--)
+		*(unsigned long long *)(mem + table[n]) =
+			(unsigned long long)MARKER_HI << 32 | (table[n] ^ MARKER_XOR);
+	printf("gmem_vm: host: wrote markers at GPA %#llx and at the middle and end of every GiB\n",
+	       MARK0_GPA);
+}
+
+/* Guest words seen by the host: first and last of every 2 MiB. */
+static void check_from_host(char *mem, unsigned long long size)
+{
+	unsigned long long gpa;
+	unsigned int *w;
+	int n = 0;
+
+	for (gpa = TEST_START; gpa < size; gpa += 2 * MIB) {
+		w = (unsigned int *)(mem + gpa);
+		if (w[0] != (gpa ^ PATTERN))
+			die(0, "host check: word at GPA %#llx is %#x, expected %#llx",
+			    gpa, w[0], gpa ^ PATTERN);
+		gpa += 2 * MIB - 4;
+		w = (unsigned int *)(mem + gpa);
+		if (w[0] != (gpa ^ PATTERN))
+			die(0, "host check: word at GPA %#llx is %#x, expected %#llx",
+			    gpa, w[0], gpa ^ PATTERN);
+		gpa -= 2 * MIB - 4;
+		n += 2;
+	}
+	printf("gmem_vm: host: %d guest-written words read back through the mapping: OK\n",
+	       n);
+}
+
+/* The nodes of the pages, from one address per 2 MiB (all touched). */
+static void print_nodes(char *mem, unsigned long long size, int bind)
+{
+	unsigned long n = size / (2 * MIB), i;
+	unsigned long mib[MAX_NODES] = { 0 };
+	void **pages = calloc(n, sizeof(*pages));
+	int *status = calloc(n, sizeof(*status));
+
+	if (!pages || !status)
+		die(ENOMEM, "move_pages");
+	for (i = 0; i < n; i++)
+		pages[i] = mem + i * 2 * MIB + (i ? 0 : CODE_GPA);
+	if (syscall(SYS_move_pages, 0, n, pages, NULL, status, 0))
+		die(errno, "move_pages");
+	for (i = 0; i < n; i++) {
+		if (status[i] < 0 || status[i] >= MAX_NODES)
+			die(status[i] < 0 ? -status[i] : 0,
+			    "move_pages: status %d for GPA %#llx", status[i],
+			    (unsigned long long)i * 2 * MIB);
+		if (bind >= 0 && status[i] != bind)
+			die(0, "move_pages: GPA %#llx is on node %d, not %d",
+			    (unsigned long long)i * 2 * MIB, status[i], bind);
+		mib[status[i]] += 2;
+	}
+	for (i = 0; i < MAX_NODES; i++)
+		if (mib[i])
+			printf("gmem_vm: guest memory on node %lu: %lu MiB\n",
+			       i, mib[i]);
+	free(pages);
+	free(status);
+}
+
+/* Print the debugfs line of the file, check its size and state. */
+static void print_file_line(int gmem_fd, int gib)
+{
+	unsigned long ino, pages;
+	char line[512], state[16];
+	struct stat st;
+	FILE *f;
+
+	if (fstat(gmem_fd, &st))
+		die(errno, "fstat guest_memfd");
+	f = fopen(FILES_PATH, "r");
+	if (!f && errno == ENOENT &&
+	    !mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL))
+		f = fopen(FILES_PATH, "r");
+	if (!f)
+		die(errno, "debugfs: open " FILES_PATH);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lu %*d %*s %lu %*u %*u %15s", &ino, &pages,
+			   state) != 3 || ino != st.st_ino)
+			continue;
+		fclose(f);
+		printf("gmem_vm: debugfs: %s", line);
+		if (pages != (unsigned long)gib || strcmp(state, "open"))
+			die(0, "debugfs: expected %d pages, open", gib);
+		return;
+	}
+	fclose(f);
+	die(0, "debugfs: inode %lu not in " FILES_PATH,
+	    (unsigned long)st.st_ino);
+}
+
+/* Read the VM stats pages_4k, pages_2m and pages_1g from the stats fd. */
+static void read_stats(int vm_fd, unsigned long long *val)
+{
+	static const char *const names[] = { "pages_4k", "pages_2m", "pages_1g" };
+	struct kvm_stats_header hdr;
+	struct kvm_stats_desc *d;
+	size_t dsz;
+	char *descs;
+	int fd, i, j, found = 0;
+
+	fd = ioctl(vm_fd, KVM_GET_STATS_FD, NULL);
+	if (fd < 0)
+		die(errno, "KVM_GET_STATS_FD");
+	if (pread(fd, &hdr, sizeof(hdr), 0) != sizeof(hdr))
+		die(errno, "stats: read header");
+	dsz = sizeof(*d) + hdr.name_size;
+	descs = malloc(dsz * hdr.num_desc);
+	if (!descs)
+		die(ENOMEM, "stats");
+	if (pread(fd, descs, dsz * hdr.num_desc, hdr.desc_offset) !=
+	    (ssize_t)(dsz * hdr.num_desc))
+		die(errno, "stats: read descriptors");
+	for (i = 0; i < (int)hdr.num_desc; i++) {
+		d = (struct kvm_stats_desc *)(descs + i * dsz);
+		for (j = 0; j < 3; j++) {
+			if (strcmp(d->name, names[j]))
+				continue;
+			if (pread(fd, &val[j], sizeof(val[j]),
+				  hdr.data_offset + d->offset) != sizeof(val[j]))
+				die(errno, "stats: read %s", names[j]);
+			found++;
+		}
+	}
+	free(descs);
+	close(fd);
+	if (found != 3)
+		die(0, "stats: pages_4k, pages_2m or pages_1g missing");
+}
+
+static noreturn void usage(void)
+{
+	fprintf(stderr, "usage: gmem_vm [-n NODE] [-g GIB]\n"
+		"  -n NODE  bind the guest_memfd's pages to NODE (default: no binding)\n"
+		"  -g GIB   guest memory in GiB, 1 to %d (32-bit guest; default 1)\n",
+		MAX_GIB);
+	exit(2);
+}
+
+static long parse(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		usage();
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	struct kvm_create_guest_memfd gmem = { 0 };
+	struct kvm_userspace_memory_region2 region = { 0 };
+	int kvm_fd, vm_fd, gmem_fd, vcpu_fd, node = -1, gib = 1, opt;
+	unsigned long long size, stats[3], need;
+	struct pools before, during, after;
+	struct kvm_run *run;
+	double t, deadline;
+	long caps, run_size;
+	char *mem;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((opt = getopt(argc, argv, "n:g:h")) != -1) {
+		if (opt == 'n')
+			node = parse(optarg, 0, MAX_NODES - 1);
+		else if (opt == 'g')
+			gib = parse(optarg, 1, MAX_GIB);
+		else
+			usage();
+	}
+	if (optind != argc)
+		usage();
+	size = gib * GIB;
+
+	/* 1. The pools before. */
+	read_pools(&before);
+	print_pools("before", &before);
+
+	/* 2. A VM, and the guest_memfd capabilities. */
+	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm_fd < 0)
+		die(errno, "open /dev/kvm");
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
+	if (vm_fd < 0)
+		die(errno, "KVM_CREATE_VM");
+	need = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED |
+	       GUEST_MEMFD_FLAG_HUGE_PAGES;
+	caps = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_FLAGS);
+	if (caps < 0 || (caps & need) != need)
+		die(0, "KVM_CAP_GUEST_MEMFD_FLAGS is %#lx, need %#llx", caps, need);
+	caps = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_HUGE_PAGE_SIZES);
+	if (caps < 0 || !(caps & GIB))
+		die(0, "KVM_CAP_GUEST_MEMFD_HUGE_PAGE_SIZES is %#lx, no 1 GiB (bit 30)",
+		    caps);
+	printf("gmem_vm: VM created; guest_memfd flags %#lx, huge page sizes %#lx\n",
+	       (long)ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_FLAGS),
+	       caps);
+
+	/* 3, 4. The guest_memfd, under the policy that picks its nodes. */
+	gmem.size = size;
+	gmem.flags = need;
+	gmem.huge_page_size_log2 = 30;
+	if (node >= 0)
+		set_policy(MPOL_BIND, node);
+	t = now_ms();
+	gmem_fd = ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &gmem);
+	t = now_ms() - t;
+	opt = errno;
+	if (node >= 0)
+		set_policy(MPOL_DEFAULT, 0);
+	if (gmem_fd < 0)
+		die(opt, "KVM_CREATE_GUEST_MEMFD (%d GiB%s)%s", gib,
+		    node >= 0 ? ", bound to the node" : "",
+		    opt == ENODEV ? ": no gmem_cma pool on the allowed nodes" :
+		    opt == ENOMEM ? ": not enough free pool pages" : "");
+	printf("gmem_vm: guest_memfd of %d GiB in 1 GiB pages created in %.3f ms%s\n",
+	       gib, t, node >= 0 ? " (MPOL_BIND to the -n node)" : "");
+
+	/* 5, 6. Map it 1 GiB aligned and make it the guest's memory. */
+	mem = map_aligned(gmem_fd, size);
+	printf("gmem_vm: mapped at %p\n", mem);
+	region.slot = 0;
+	region.flags = KVM_MEM_GUEST_MEMFD;
+	region.guest_phys_addr = 0;
+	region.memory_size = size;
+	region.userspace_addr = (unsigned long)mem;
+	region.guest_memfd = gmem_fd;
+	region.guest_memfd_offset = 0;
+	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION2, &region))
+		die(errno, "KVM_SET_USER_MEMORY_REGION2");
+
+	/* 7, 8. Markers, guest code, a vCPU; run it. */
+	write_markers(mem, size);
+	memcpy(mem + CODE_GPA, guest_code, sizeof(guest_code));
+	vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	if (vcpu_fd < 0)
+		die(errno, "KVM_CREATE_VCPU");
+	run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
+	if (run_size < (long)sizeof(*run))
+		die(errno, "KVM_GET_VCPU_MMAP_SIZE");
+	run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
+	if (run == MAP_FAILED)
+		die(errno, "mmap kvm_run");
+	setup_vcpu(vcpu_fd, size);
+	printf("gmem_vm: guest: 32-bit, code at GPA %#llx, writing [%#llx, %#llx)\n",
+	       CODE_GPA, TEST_START, size);
+	run_guest(vcpu_fd, run, size);
+
+	/* 9. While the VM exists: host check, pools, debugfs, nodes. */
+	check_from_host(mem, size);
+	read_pools(&during);
+	print_pools("during", &during);
+	print_file_line(gmem_fd, gib);
+	print_nodes(mem, size, node);
+
+	/* 10. Stage-2 mappings. */
+	read_stats(vm_fd, stats);
+	printf("gmem_vm: VM stats: pages_4k %llu, pages_2m %llu, pages_1g %llu\n",
+	       stats[0], stats[1], stats[2]);
+	if (stats[2] != (unsigned long long)gib)
+		die(0, "VM stats: pages_1g is %llu, expected %d", stats[2], gib);
+
+	/* 11. Teardown; the pools must be back where they were. */
+	t = now_ms();
+	if (munmap(mem, size) || munmap(run, run_size))
+		die(errno, "munmap");
+	if (close(vcpu_fd) || close(gmem_fd) || close(vm_fd) || close(kvm_fd))
+		die(errno, "close");
+	printf("gmem_vm: teardown (munmap, close) took %.3f ms\n", now_ms() - t);
+	deadline = now_ms() + 2000;
+	do {
+		read_pools(&after);
+		if (pools_equal(&before, &after))
+			break;
+		usleep(50000);
+	} while (now_ms() < deadline);
+	print_pools("after", &after);
+	if (!pools_equal(&before, &after))
+		die(0, "pools after teardown differ from before (after 2 s)");
+
+	/* 12. */
+	printf("gmem_vm: PASS\n");
+	return 0;
+}
