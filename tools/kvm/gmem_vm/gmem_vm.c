@@ -21,9 +21,10 @@
  * the guest's words through its mapping, prints the pools, the debugfs
  * line of the file and the nodes of the pages (move_pages()), and
  * requires the VM stat pages_1g to equal GIB.  After teardown the pools
- * must be back to where they were.  Every step prints one line; the last
- * line is "gmem_vm: PASS", or a "gmem_vm: FAIL: <step>: <reason>" line
- * and exit status 1 (2 for a usage error).  Needs root and /dev/kvm.
+ * must be back to where they were.  Every step prints what it did; the
+ * last line is "gmem_vm: PASS" (exit status 0), or "gmem_vm: FAIL: <step>:
+ * <reason>" on stderr with exit status 1 (2 for a usage error).
+ * Needs root, /dev/kvm and a kernel with gmem_cma pools.
  *
  * Build: make (after "make headers" in the kernel tree).
  */
@@ -65,7 +66,6 @@
 #define MARKER_HI	0x676d656dU	/* high half of a marker: "gmem" */
 #define MARKER_XOR	0x1badb002U	/* low half of a marker: gpa ^ this */
 #define PATTERN		0x5a5a5a5aU	/* word at address a: a ^ PATTERN */
-#define MAX_MARKERS	(2 * MAX_GIB + 1)
 
 /*
  * The guest, at CODE_GPA, in 32-bit protected mode without paging.
@@ -202,8 +202,7 @@ static void read_pools(struct pools *p)
 		p->node[p->nr++] = nid;
 	}
 	if (!p->nr)
-		die(access(POOLS_DIR, F_OK) ? errno : ENOENT,
-		    "pools: no node in " POOLS_DIR);
+		die(0, "pools: no node<N> in " POOLS_DIR " (no gmem_cma?)");
 }
 
 static void print_pools(const char *when, const struct pools *p)
@@ -265,25 +264,14 @@ static void *map_aligned(int fd, size_t size)
 	return addr;
 }
 
-static const char *exit_name(unsigned int reason)
-{
-	switch (reason) {
-	case KVM_EXIT_SHUTDOWN:
-		return "KVM_EXIT_SHUTDOWN (triple fault)";
-	case KVM_EXIT_FAIL_ENTRY:
-		return "KVM_EXIT_FAIL_ENTRY";
-	case KVM_EXIT_INTERNAL_ERROR:
-		return "KVM_EXIT_INTERNAL_ERROR";
-	case KVM_EXIT_MEMORY_FAULT:
-		return "KVM_EXIT_MEMORY_FAULT";
-	case KVM_EXIT_MMIO:
-		return "KVM_EXIT_MMIO";
-	case KVM_EXIT_IO:
-		return "KVM_EXIT_IO";
-	default:
-		return "unexpected";
-	}
-}
+static const char *const exit_names[] = {
+	[KVM_EXIT_IO] = "KVM_EXIT_IO",
+	[KVM_EXIT_MMIO] = "KVM_EXIT_MMIO",
+	[KVM_EXIT_SHUTDOWN] = "KVM_EXIT_SHUTDOWN (triple fault)",
+	[KVM_EXIT_FAIL_ENTRY] = "KVM_EXIT_FAIL_ENTRY",
+	[KVM_EXIT_INTERNAL_ERROR] = "KVM_EXIT_INTERNAL_ERROR",
+	[KVM_EXIT_MEMORY_FAULT] = "KVM_EXIT_MEMORY_FAULT",
+};
 
 static void dump_vcpu(int vcpu_fd, struct kvm_run *run)
 {
@@ -365,8 +353,10 @@ static void run_guest(int vcpu_fd, struct kvm_run *run, unsigned long long size)
 			if (run->exit_reason == KVM_EXIT_IO)
 				die(0, "KVM_RUN: unexpected I/O to port %#x",
 				    run->io.port);
-			die(0, "KVM_RUN: exit reason %u: %s", run->exit_reason,
-			    exit_name(run->exit_reason));
+			die(0, "KVM_RUN: exit reason %u (%s)", run->exit_reason,
+			    run->exit_reason < ARRAY_SIZE(exit_names) &&
+			    exit_names[run->exit_reason] ?
+			    exit_names[run->exit_reason] : "unexpected");
 		}
 		memcpy(&val, (char *)run + run->io.data_offset, sizeof(val));
 		switch (run->io.port) {
@@ -395,7 +385,8 @@ static void run_guest(int vcpu_fd, struct kvm_run *run, unsigned long long size)
 		}
 	}
 	if (result == 1)
-		die(0, "guest: bad marker at GPA %#x (low half %#x)", addr, value);
+		die(0, "guest: bad marker at GPA %#x: low half %#x, expected %#x",
+		    addr, value, addr ^ MARKER_XOR);
 	if (result == 2)
 		die(0, "guest: word at GPA %#x is %#x, expected %#x", addr,
 		    value, addr ^ PATTERN);
@@ -428,28 +419,26 @@ static void write_markers(char *mem, unsigned long long size)
 	       MARK0_GPA);
 }
 
+static void check_word(char *mem, unsigned long long gpa)
+{
+	unsigned int w = *(unsigned int *)(mem + gpa);
+
+	if (w != (gpa ^ PATTERN))
+		die(0, "host check: word at GPA %#llx is %#x, expected %#llx",
+		    gpa, w, gpa ^ PATTERN);
+}
+
 /* Guest words seen by the host: first and last of every 2 MiB. */
 static void check_from_host(char *mem, unsigned long long size)
 {
 	unsigned long long gpa;
-	unsigned int *w;
-	int n = 0;
 
 	for (gpa = TEST_START; gpa < size; gpa += 2 * MIB) {
-		w = (unsigned int *)(mem + gpa);
-		if (w[0] != (gpa ^ PATTERN))
-			die(0, "host check: word at GPA %#llx is %#x, expected %#llx",
-			    gpa, w[0], gpa ^ PATTERN);
-		gpa += 2 * MIB - 4;
-		w = (unsigned int *)(mem + gpa);
-		if (w[0] != (gpa ^ PATTERN))
-			die(0, "host check: word at GPA %#llx is %#x, expected %#llx",
-			    gpa, w[0], gpa ^ PATTERN);
-		gpa -= 2 * MIB - 4;
-		n += 2;
+		check_word(mem, gpa);
+		check_word(mem, gpa + 2 * MIB - 4);
 	}
-	printf("gmem_vm: host: %d guest-written words read back through the mapping: OK\n",
-	       n);
+	printf("gmem_vm: host: read %llu guest-written words through the mapping: OK\n",
+	       (size - TEST_START) / MIB);
 }
 
 /* The nodes of the pages, from one address per 2 MiB (all touched). */
@@ -554,12 +543,14 @@ static void read_stats(int vm_fd, unsigned long long *val)
 		die(0, "stats: pages_4k, pages_2m or pages_1g missing");
 }
 
+static const char usage_text[] =
+"usage: gmem_vm [-n NODE] [-g GIB]\n"
+"  -n NODE  bind the guest_memfd's pages to NODE (default: no binding)\n"
+"  -g GIB   guest memory in GiB, 1 to 3 (the guest is 32-bit; default 1)\n";
+
 static noreturn void usage(void)
 {
-	fprintf(stderr, "usage: gmem_vm [-n NODE] [-g GIB]\n"
-		"  -n NODE  bind the guest_memfd's pages to NODE (default: no binding)\n"
-		"  -g GIB   guest memory in GiB, 1 to %d (32-bit guest; default 1)\n",
-		MAX_GIB);
+	fputs(usage_text, stderr);
 	exit(2);
 }
 
@@ -579,12 +570,13 @@ int main(int argc, char **argv)
 {
 	struct kvm_create_guest_memfd gmem = { 0 };
 	struct kvm_userspace_memory_region2 region = { 0 };
-	int kvm_fd, vm_fd, gmem_fd, vcpu_fd, node = -1, gib = 1, opt;
+	int kvm_fd, vm_fd, gmem_fd, vcpu_fd, node = -1, gib = 1, opt, err;
 	unsigned long long size, stats[3], need;
+	long caps, flags, run_size;
+	char what[48];
 	struct pools before, during, after;
 	struct kvm_run *run;
 	double t, deadline;
-	long caps, run_size;
 	char *mem;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -613,16 +605,15 @@ int main(int argc, char **argv)
 		die(errno, "KVM_CREATE_VM");
 	need = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED |
 	       GUEST_MEMFD_FLAG_HUGE_PAGES;
-	caps = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_FLAGS);
-	if (caps < 0 || (caps & need) != need)
-		die(0, "KVM_CAP_GUEST_MEMFD_FLAGS is %#lx, need %#llx", caps, need);
+	flags = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_FLAGS);
+	if (flags < 0 || (flags & need) != need)
+		die(0, "KVM_CAP_GUEST_MEMFD_FLAGS is %#lx, need %#llx", flags, need);
 	caps = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_HUGE_PAGE_SIZES);
 	if (caps < 0 || !(caps & GIB))
 		die(0, "KVM_CAP_GUEST_MEMFD_HUGE_PAGE_SIZES is %#lx, no 1 GiB (bit 30)",
 		    caps);
 	printf("gmem_vm: VM created; guest_memfd flags %#lx, huge page sizes %#lx\n",
-	       (long)ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_FLAGS),
-	       caps);
+	       flags, caps);
 
 	/* 3, 4. The guest_memfd, under the policy that picks its nodes. */
 	gmem.size = size;
@@ -633,16 +624,19 @@ int main(int argc, char **argv)
 	t = now_ms();
 	gmem_fd = ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &gmem);
 	t = now_ms() - t;
-	opt = errno;
+	err = errno;
 	if (node >= 0)
 		set_policy(MPOL_DEFAULT, 0);
+	if (node >= 0)
+		snprintf(what, sizeof(what), "%d GiB, MPOL_BIND to node %d", gib, node);
+	else
+		snprintf(what, sizeof(what), "%d GiB, default policy", gib);
 	if (gmem_fd < 0)
-		die(opt, "KVM_CREATE_GUEST_MEMFD (%d GiB%s)%s", gib,
-		    node >= 0 ? ", bound to the node" : "",
-		    opt == ENODEV ? ": no gmem_cma pool on the allowed nodes" :
-		    opt == ENOMEM ? ": not enough free pool pages" : "");
-	printf("gmem_vm: guest_memfd of %d GiB in 1 GiB pages created in %.3f ms%s\n",
-	       gib, t, node >= 0 ? " (MPOL_BIND to the -n node)" : "");
+		die(err, "KVM_CREATE_GUEST_MEMFD (%s)%s", what,
+		    err == ENODEV ? ": no gmem_cma pool on the allowed nodes" :
+		    err == ENOMEM ? ": not enough free pool pages" : "");
+	printf("gmem_vm: guest_memfd created (%s, 1 GiB pages) in %.3f ms\n",
+	       what, t);
 
 	/* 5, 6. Map it 1 GiB aligned and make it the guest's memory. */
 	mem = map_aligned(gmem_fd, size);
@@ -704,7 +698,9 @@ int main(int argc, char **argv)
 	} while (now_ms() < deadline);
 	print_pools("after", &after);
 	if (!pools_equal(&before, &after))
-		die(0, "pools after teardown differ from before (after 2 s)");
+		die(0, "pools: free/resv/used not back to their values after 2 s");
+	printf("gmem_vm: pools back to their values %.0f ms after teardown\n",
+	       now_ms() - deadline + 2000);
 
 	/* 12. */
 	printf("gmem_vm: PASS\n");
