@@ -450,9 +450,10 @@ static struct mutex *gmem_cma_fault_lock(struct address_space *mapping,
  * @index: any page index inside the 1 GiB page
  * @pol: the file's shared policy at @index, or NULL
  *
- * A missing folio is allocated from the file's reservation, zeroed, marked
- * up to date and added to the page cache.  Callers for the same 1 GiB page
- * are serialized, so only one of them allocates.
+ * For callers whose own page cache lookup found nothing.  Callers for the
+ * same 1 GiB page are serialized and look again; the first one allocates
+ * the folio from the file's reservation, zeroes it, marks it up to date and
+ * adds it to the page cache, the others find it there.
  *
  * If the file has no reserved page left because a punched folio is still
  * referenced, wait a little for that reference to go.
@@ -469,10 +470,6 @@ struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 	struct mutex *lock;	/* serializes faults on this 1 GiB page */
 	struct folio *folio;
 	int err, waited;
-
-	folio = filemap_lock_folio(mapping, index);
-	if (!IS_ERR(folio))
-		return folio;
 
 	lock = gmem_cma_fault_lock(mapping, pg);
 	mutex_lock(lock);
@@ -570,31 +567,40 @@ static void gmem_cma_free_workfn(struct work_struct *work)
 static DECLARE_WORK(gmem_cma_free_work, gmem_cma_free_workfn);
 
 /**
- * __gmem_cma_free_folio() - take back a 1 GiB folio whose last reference went
- * @folio: an order GMEM_CMA_PAGE_ORDER folio with a reference count of zero
+ * __gmem_cma_folio_owned() - does a 1 GiB folio come from a gmem_cma area?
+ * @folio: an order GMEM_CMA_PAGE_ORDER folio that is not a hugetlb folio
  *
- * Called by __folio_put() and folios_put_refs() for every folio of that
- * order that is not a hugetlb folio.  Outside task context the folio is
- * queued for a worker, since returning it takes sleeping-safe locks only.
+ * Only gmem_cma allocates from its areas, and only whole 1 GiB folios, so
+ * a folio of that order inside an area is one of its pool's folios in use.
  *
- * Return: true if the folio belongs to a gmem_cma area and was taken back.
+ * Return: true if @folio lies in the gmem_cma area of its node.
  */
-bool __gmem_cma_free_folio(struct folio *folio)
+bool __gmem_cma_folio_owned(struct folio *folio)
 {
 	phys_addr_t start = PFN_PHYS(folio_pfn(folio));
 	struct cma *cma = gmem_cma_area(folio_nid(folio));
 
-	if (!cma || !cma_intersects(cma, start, start + GMEM_CMA_PAGE_SIZE - 1))
-		return false;
+	return cma && cma_intersects(cma, start, start + GMEM_CMA_PAGE_SIZE - 1);
+}
+
+/**
+ * gmem_cma_free_folio() - take back a gmem_cma folio whose last reference went
+ * @folio: a folio gmem_cma_folio_owned() accepted, reference count zero
+ *
+ * Called by __folio_put() and folios_put_refs().  Outside task context the
+ * folio is queued for a worker, so the subpool and pool locks are only ever
+ * taken in task context.
+ */
+void gmem_cma_free_folio(struct folio *folio)
+{
 	if (!in_task()) {
 		/* folio->mapping is NULL and unused until the worker runs. */
 		if (llist_add((struct llist_node *)&folio->mapping,
 			      &gmem_cma_free_llist))
 			schedule_work(&gmem_cma_free_work);
-		return true;
+		return;
 	}
 	gmem_cma_return_folio(folio);
-	return true;
 }
 
 static int gmem_cma_files_show(struct seq_file *m, void *v)

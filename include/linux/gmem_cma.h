@@ -33,21 +33,22 @@ void gmem_cma_subpool_destroy(struct gmem_cma_subpool *sp);
 struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 				 struct address_space *mapping, pgoff_t index,
 				 const struct mempolicy *pol);
-bool __gmem_cma_free_folio(struct folio *folio);
+bool __gmem_cma_folio_owned(struct folio *folio);
+void gmem_cma_free_folio(struct folio *folio);
 
 /**
- * gmem_cma_free_folio() - take back a gmem_cma folio on its last put
+ * gmem_cma_folio_owned() - is this a gmem_cma 1 GiB folio?
  * @folio: a folio whose reference count dropped to zero
  *
- * Return: true if @folio was a gmem_cma 1 GiB folio and has been taken back,
- * false if the caller must free it.
+ * Return: true if @folio must be freed with gmem_cma_free_folio(), not by
+ * the page allocator.
  */
-static inline bool gmem_cma_free_folio(struct folio *folio)
+static inline bool gmem_cma_folio_owned(struct folio *folio)
 {
 	if (likely(!folio_test_large(folio)) ||
 	    folio_large_order(folio) != GMEM_CMA_PAGE_ORDER)
 		return false;
-	return __gmem_cma_free_folio(folio);
+	return __gmem_cma_folio_owned(folio);
 }
 #else
 static inline void gmem_cma_reserve(void)
@@ -81,9 +82,13 @@ static inline struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 	return ERR_PTR(-ENODEV);
 }
 
-static inline bool gmem_cma_free_folio(struct folio *folio)
+static inline bool gmem_cma_folio_owned(struct folio *folio)
 {
 	return false;
+}
+
+static inline void gmem_cma_free_folio(struct folio *folio)
+{
 }
 #endif /* CONFIG_GMEM_CMA */
 

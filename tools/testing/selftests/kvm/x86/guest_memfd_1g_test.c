@@ -124,27 +124,10 @@ static bool pools_are(const struct pool *base, const long *dresv,
 	return true;
 }
 
-/* The last page of a file can be released by a worker: allow it 2 s. */
-static bool pools_settle(const struct pool *base)
-{
-	int i;
-
-	for (i = 0; i < 200; i++) {
-		struct pool now[NR_NODES];
-		bool same = true;
-		int nid;
-
-		read_pools(now);
-		for (nid = 0; nid < NR_NODES; nid++)
-			same &= !memcmp(&now[nid], &base[nid], sizeof(now[nid]));
-		if (same)
-			return true;
-		usleep(10000);
-	}
-	return pools_are(base, NULL, NULL);
-}
-
-/* pools_are(), waiting up to 2 s for folios released by a worker. */
+/*
+ * pools_are(), waiting up to 2 s: the last page of a file can be released
+ * by a worker.
+ */
 static bool pools_wait(const struct pool *base, const long *dresv,
 		       const long *dused)
 {
@@ -300,7 +283,7 @@ FIXTURE_TEARDOWN(gmem_1g)
 		kvm_vm_free(self->vm);
 	if (!self->saved[0] && !self->saved[1] && !self->base[0].nr)
 		return;
-	EXPECT_TRUE(pools_settle(self->base));
+	EXPECT_TRUE(pools_wait(self->base, NULL, NULL));
 	for (nid = 0; nid < NR_NODES; nid++)
 		EXPECT_EQ(0, set_pool(nid, self->saved[nid]));
 }
@@ -438,7 +421,7 @@ TEST_F(gmem_1g, reserve_allocate_punch_close)
 
 	/* Closing gives everything back. */
 	close(fd);
-	ASSERT_TRUE(pools_settle(self->base));
+	ASSERT_TRUE(pools_wait(self->base, NULL, NULL));
 	ASSERT_FALSE(file_info(fd, &pages, &resv, &used, nresv, nused));
 }
 
@@ -457,7 +440,7 @@ static void check_policy(struct __test_metadata *_metadata, struct kvm_vm *vm,
 				gib, strerror(errno));
 	ASSERT_TRUE(pools_are(base, dresv, NULL));
 	close(fd);
-	ASSERT_TRUE(pools_settle(base));
+	ASSERT_TRUE(pools_wait(base, NULL, NULL));
 }
 
 TEST_F(gmem_1g, memory_policies)
@@ -495,7 +478,7 @@ TEST_F(gmem_1g, placement_follows_policy)
 	ASSERT_EQ(1, page_node(mem + SZ_1G + 4096));
 	munmap(mem, 2UL * SZ_1G);
 	close(fd);
-	ASSERT_TRUE(pools_settle(self->base));
+	ASSERT_TRUE(pools_wait(self->base, NULL, NULL));
 
 	/* The file's shared policy (mbind) picks the node of the reservation. */
 	ASSERT_EQ(0, set_policy(MPOL_INTERLEAVE, 3));
