@@ -235,7 +235,8 @@ def main():
     res = Results()
     start = time.time()
 
-    boots = [("main", None), ("vmm-demo", None)] + [(m[0], m) for m in MATRIX]
+    boots = [("main", None), ("vmm-demo", None), ("gmem-node0-only", None)]
+    boots += [(m[0], m) for m in MATRIX]
     for name, case in boots:
         if args.only and args.only not in name:
             continue
@@ -247,6 +248,14 @@ def main():
                     m.group(0) if m else "no end")
             for pat in (r"gmem_vm: PASS", r"pages_1g\D+1\b"):
                 res.add(f"{name}: report has /{pat}/", re.search(pat, text) is not None)
+        elif name == "gmem-node0-only":
+            # Node 1 has no area: a 1 GiB guest_memfd bound there gets ENODEV.
+            text = boot(args, name, "kunit.enable=0 gmem_cma=0:2G",
+                        "gmem_test=kselftest gmem_tests=kvm:guest_memfd_1g_test")
+            kselftest_results(res, name, text, ["kvm:guest_memfd_1g_test"])
+            res.add(f"{name}: no_pool_on_allowed_node ran (not skipped) and passed",
+                    re.search(r"^# ok \d+ no_pool_on_allowed_node\s*$", text, re.M)
+                    is not None)
         elif case is None:
             tests = OUR_TESTS + KVM_TESTS
             text = boot(args, name, "gmem_cma=0:2G,1:2G",
