@@ -254,7 +254,7 @@ def main():
                         "gmem_test=kselftest gmem_tests=kvm:guest_memfd_1g_test")
             kselftest_results(res, name, text, ["kvm:guest_memfd_1g_test"])
             res.add(f"{name}: no_pool_on_allowed_node ran (not skipped) and passed",
-                    re.search(r"^# ok \d+ no_pool_on_allowed_node\s*$", text, re.M)
+                    re.search(r"^# ok \d+ global\.no_pool_on_allowed_node\s*$", text, re.M)
                     is not None)
         elif case is None:
             tests = OUR_TESTS + KVM_TESTS
