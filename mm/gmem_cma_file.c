@@ -531,15 +531,16 @@ static void gmem_cma_return_folio(struct folio *folio)
 	spin_lock(&sp->lock);
 	sp->count[nid].used--;
 	keep = !sp->dead;
-	if (folio_test_hwpoison(folio) || folio_test_has_hwpoisoned(folio)) {
+	if (folio_test_hwpoison(folio) || folio_test_has_hwpoisoned(folio) ||
+	    gmem_cma_vmemmap_poisoned(folio)) {
 		/*
-		 * Never hand out a poisoned page again: it stays counted as
-		 * in use by the pool (and lost to the file's reservation)
-		 * until memory-failure handling can take the bad 4 KiB page
-		 * out of it.
+		 * Never hand out a poisoned page again: it leaves the pool
+		 * (and is lost to the file's reservation) until memory-failure
+		 * handling can take the bad 4 KiB page out of it.
 		 */
 		pr_warn_ratelimited("node %d: 1 GiB page at pfn %#lx has a poisoned page, not reused\n",
 				    nid, folio_pfn(folio));
+		gmem_cma_pool_retire(nid, folio, true);
 	} else {
 		if (keep)
 			sp->count[nid].resv++;
@@ -559,6 +560,9 @@ static void gmem_cma_free_workfn(struct work_struct *work)
 
 		node = node->next;
 		folio->mapping = NULL;
+		/* Nothing maps it any more: share its struct pages again. */
+		if (gmem_cma_vmemmap_needs_trim(folio))
+			gmem_cma_vmemmap_trim(folio, 0, GMEM_CMA_VMEMMAP_CHUNKS);
 		gmem_cma_return_folio(folio);
 		cond_resched();
 	}
@@ -589,11 +593,13 @@ bool __gmem_cma_folio_owned(struct folio *folio)
  *
  * Called by __folio_put() and folios_put_refs().  Outside task context the
  * folio is queued for a worker, so the subpool and pool locks are only ever
- * taken in task context.
+ * taken in task context.  So is a folio whose vmemmap was restored (it was
+ * mapped by host page tables): trimming it again sleeps, and it must be
+ * trimmed before it is on a free list again.
  */
 void gmem_cma_free_folio(struct folio *folio)
 {
-	if (!in_task()) {
+	if (!in_task() || gmem_cma_vmemmap_needs_trim(folio)) {
 		/* folio->mapping is NULL and unused until the worker runs. */
 		if (llist_add((struct llist_node *)&folio->mapping,
 			      &gmem_cma_free_llist))

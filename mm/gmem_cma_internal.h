@@ -9,6 +9,7 @@
 #include <linux/gmem_cma.h>
 #include <linux/list.h>
 #include <linux/numa.h>
+#include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
@@ -64,14 +65,18 @@ struct cma *gmem_cma_area(int nid);
  * @alloc_fail: 1 GiB pages a grow asked for and CMA could not provide
  * @grow_attempts: 1 GiB pages a grow asked CMA for
  * @shrinks: 1 GiB pages given back to CMA
+ * @poisoned_list: folios with a poisoned page, never handed out again
+ * @nr_poisoned: folios on @poisoned_list
  */
 struct gmem_cma_pool {
 	spinlock_t lock;		/* protects the fields below */
 	struct list_head free_list;
 	struct list_head used_list;
+	struct list_head poisoned_list;
 	unsigned long nr_free;
 	unsigned long nr_resv;
 	unsigned long nr_used;
+	unsigned long nr_poisoned;
 	unsigned long alloc_fail;
 	unsigned long grow_attempts;
 	unsigned long shrinks;
@@ -87,6 +92,9 @@ struct gmem_cma_pool {
  * @alloc_fail: pages a grow asked for and CMA could not provide
  * @grow_attempts: pages a grow asked CMA for
  * @shrinks: pages given back to CMA
+ * @poisoned: pages taken out of use for a poisoned 4 KiB page, not in
+ *            @nr_pages
+ * @vmemmap_saved: vmemmap pages (4 KiB) freed by trimming the pool's folios
  */
 struct gmem_cma_pool_stats {
 	unsigned long capacity;
@@ -97,6 +105,8 @@ struct gmem_cma_pool_stats {
 	unsigned long alloc_fail;
 	unsigned long grow_attempts;
 	unsigned long shrinks;
+	unsigned long poisoned;
+	unsigned long vmemmap_saved;
 };
 
 struct gmem_cma_pool *gmem_cma_pool(int nid);
@@ -107,8 +117,45 @@ int gmem_cma_pool_reserve(int nid, unsigned long nr);
 void gmem_cma_pool_unreserve(int nid, unsigned long nr);
 struct folio *gmem_cma_pool_alloc(int nid);
 void gmem_cma_pool_free(int nid, struct folio *folio, bool keep_reserved);
+void gmem_cma_pool_retire(int nid, struct folio *folio, bool used);
 void gmem_cma_pool_for_each(int nid,
-			    void (*fn)(struct folio *folio, bool used, void *data),
+			    void (*fn)(struct folio *folio, const char *state,
+				       void *data),
 			    void *data);
+
+/* The vmemmap of a folio is trimmed and restored in 2 MiB chunks. */
+#define GMEM_CMA_VMEMMAP_CHUNKS	(GMEM_CMA_PAGE_SIZE / SZ_2M)
+
+/**
+ * struct gmem_cma_vmemmap_stats - a node's vmemmap trimming counters
+ * @saved: vmemmap pages freed by trimming, now
+ * @trims: folios or runs of chunks trimmed
+ * @trim_ns: time spent trimming
+ * @restores: folios or runs of chunks restored
+ * @restore_ns: time spent restoring
+ * @restore_fail: restores that could not get their pages
+ */
+struct gmem_cma_vmemmap_stats {
+	unsigned long saved;
+	unsigned long trims;
+	u64 trim_ns;
+	unsigned long restores;
+	u64 restore_ns;
+	unsigned long restore_fail;
+};
+
+bool gmem_cma_vmemmap_enabled(void);
+int gmem_cma_vmemmap_add(int nid, struct folio *folio);
+int gmem_cma_vmemmap_remove(int nid, struct folio *folio);
+int gmem_cma_vmemmap_restore(struct folio *folio, unsigned long first,
+			     unsigned long nr);
+int gmem_cma_vmemmap_trim(struct folio *folio, unsigned long first,
+			  unsigned long nr);
+bool gmem_cma_vmemmap_needs_trim(struct folio *folio);
+unsigned long gmem_cma_vmemmap_shared(struct folio *folio);
+int gmem_cma_vmemmap_poison(unsigned long pfn, struct folio **folio_out);
+bool gmem_cma_vmemmap_poisoned(struct folio *folio);
+void gmem_cma_vmemmap_stats(int nid, struct gmem_cma_vmemmap_stats *st);
+unsigned long gmem_cma_vmemmap_saved(int nid);
 
 #endif /* _MM_GMEM_CMA_INTERNAL_H */

@@ -85,7 +85,9 @@ void gmem_cma_pool_stats(int nid, struct gmem_cma_pool_stats *stats)
 	stats->alloc_fail = pool->alloc_fail;
 	stats->grow_attempts = pool->grow_attempts;
 	stats->shrinks = pool->shrinks;
+	stats->poisoned = pool->nr_poisoned;
 	spin_unlock(&pool->lock);
+	stats->vmemmap_saved = gmem_cma_vmemmap_saved(nid);
 }
 EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_stats);
 
@@ -130,6 +132,10 @@ static int gmem_cma_pool_grow_one(int nid)
 	spin_unlock(&pool->lock);
 
 	folio = gmem_cma_take(nid);
+	if (folio && gmem_cma_vmemmap_add(nid, folio)) {
+		gmem_cma_give_back(nid, folio);
+		folio = NULL;
+	}
 
 	spin_lock(&pool->lock);
 	if (!folio) {
@@ -145,27 +151,54 @@ static int gmem_cma_pool_grow_one(int nid)
 	return 0;
 }
 
-/* Shrink one node's pool by giving back a page that is neither reserved nor used. */
+/* The first free folio without a poisoned page, or NULL. */
+static struct folio *gmem_cma_first_free(struct gmem_cma_pool *pool)
+{
+	struct folio *folio;
+
+	lockdep_assert_held(&pool->lock);
+
+	list_for_each_entry(folio, &pool->free_list, lru)
+		if (!gmem_cma_vmemmap_poisoned(folio))
+			return folio;
+	return NULL;
+}
+
+/*
+ * Shrink one node's pool by giving back a page that is neither reserved nor
+ * used.  Its vmemmap is restored first; if that fails, the folio stays.
+ */
 static int gmem_cma_pool_shrink_one(int nid)
 {
 	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
 	struct folio *folio;
+	int ret;
 
 	lockdep_assert_held(&gmem_cma_resize_lock);
 
 	spin_lock(&pool->lock);
-	if (pool->nr_free <= pool->nr_resv) {
+	folio = pool->nr_free > pool->nr_resv ? gmem_cma_first_free(pool) : NULL;
+	if (!folio) {
 		spin_unlock(&pool->lock);
 		return -EBUSY;
 	}
-	folio = list_first_entry(&pool->free_list, struct folio, lru);
 	list_del(&folio->lru);
 	pool->nr_free--;
-	pool->shrinks++;
 	spin_unlock(&pool->lock);
 
-	gmem_cma_give_back(nid, folio);
-	return 0;
+	ret = gmem_cma_vmemmap_remove(nid, folio);
+
+	spin_lock(&pool->lock);
+	if (ret) {
+		list_add(&folio->lru, &pool->free_list);
+		pool->nr_free++;
+	} else {
+		pool->shrinks++;
+	}
+	spin_unlock(&pool->lock);
+	if (!ret)
+		gmem_cma_give_back(nid, folio);
+	return ret;
 }
 
 static unsigned long gmem_cma_pool_pages(int nid)
@@ -269,7 +302,8 @@ static int gmem_cma_resize_all(unsigned long target)
  * Return: 0 when the pool holds @target pages; -EINVAL if @target is above
  * the capacity; -EBUSY if it is below the reserved and used pages, or if
  * another resize is running; -ENOMEM if CMA could not provide every page
- * (the pool keeps what it got).
+ * (the pool keeps what it got), or if the vmemmap of a page to give back
+ * could not be restored (the pool keeps that page and the ones after it).
  */
 int gmem_cma_set_pool_pages(int nid, unsigned long target)
 {
@@ -337,7 +371,7 @@ EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_unreserve);
  * Turns one reserved page into a page in use.
  *
  * Return: a 1 GiB folio with a reference count of one, not zeroed, or NULL
- * if the node has no reserved page.
+ * if the node has no reserved page, or only ones with a poisoned page.
  */
 struct folio *gmem_cma_pool_alloc(int nid)
 {
@@ -345,8 +379,9 @@ struct folio *gmem_cma_pool_alloc(int nid)
 	struct folio *folio = NULL;
 
 	spin_lock(&pool->lock);
-	if (pool->nr_resv && !WARN_ON_ONCE(list_empty(&pool->free_list))) {
-		folio = list_first_entry(&pool->free_list, struct folio, lru);
+	if (pool->nr_resv)
+		folio = gmem_cma_first_free(pool);
+	if (folio) {
 		list_move_tail(&folio->lru, &pool->used_list);
 		pool->nr_free--;
 		pool->nr_resv--;
@@ -381,13 +416,49 @@ void gmem_cma_pool_free(int nid, struct folio *folio, bool keep_reserved)
 EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_free);
 
 /**
+ * gmem_cma_pool_retire() - take a folio with a poisoned page out of use
+ * @nid: node id of the folio's pool
+ * @folio: the folio
+ * @used: true if the folio was in use and its last reference is gone
+ *
+ * A folio that was in use leaves the pool's pages.  A free folio leaves
+ * them only if no reservation needs it; otherwise it stays on the free list,
+ * where allocations and shrinks skip it.
+ */
+void gmem_cma_pool_retire(int nid, struct folio *folio, bool used)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+	struct folio *f;
+
+	spin_lock(&pool->lock);
+	if (used) {
+		VM_WARN_ON_ONCE_FOLIO(folio_ref_count(folio), folio);
+		list_move_tail(&folio->lru, &pool->poisoned_list);
+		pool->nr_used--;
+		pool->nr_poisoned++;
+	} else if (pool->nr_free > pool->nr_resv) {
+		list_for_each_entry(f, &pool->free_list, lru) {
+			if (f != folio)
+				continue;
+			list_move_tail(&folio->lru, &pool->poisoned_list);
+			pool->nr_free--;
+			pool->nr_poisoned++;
+			break;
+		}
+	}
+	spin_unlock(&pool->lock);
+}
+
+/**
  * gmem_cma_pool_for_each() - call @fn for every folio a node's pool holds
  * @nid: node id
- * @fn: called with the pool lock held, so it must not sleep
+ * @fn: called with the pool lock held, so it must not sleep, with the
+ *      folio's state: "free" (free or reserved), "used" or "poisoned"
  * @data: passed to @fn
  */
 void gmem_cma_pool_for_each(int nid,
-			    void (*fn)(struct folio *folio, bool used, void *data),
+			    void (*fn)(struct folio *folio, const char *state,
+				       void *data),
 			    void *data)
 {
 	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
@@ -395,9 +466,11 @@ void gmem_cma_pool_for_each(int nid,
 
 	spin_lock(&pool->lock);
 	list_for_each_entry(folio, &pool->free_list, lru)
-		fn(folio, false, data);
+		fn(folio, "free", data);
 	list_for_each_entry(folio, &pool->used_list, lru)
-		fn(folio, true, data);
+		fn(folio, "used", data);
+	list_for_each_entry(folio, &pool->poisoned_list, lru)
+		fn(folio, "poisoned", data);
 	spin_unlock(&pool->lock);
 }
 
@@ -420,6 +493,7 @@ static int __init gmem_cma_pool_init(void)
 		spin_lock_init(&gmem_cma_pools[nid].lock);
 		INIT_LIST_HEAD(&gmem_cma_pools[nid].free_list);
 		INIT_LIST_HEAD(&gmem_cma_pools[nid].used_list);
+		INIT_LIST_HEAD(&gmem_cma_pools[nid].poisoned_list);
 	}
 	if (!gmem_cma_pool_requested)
 		return 0;

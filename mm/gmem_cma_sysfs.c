@@ -15,6 +15,7 @@
 #include <linux/nodemask.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/string_choices.h>
 #include <linux/sysfs.h>
 
 #include "cma.h"
@@ -76,6 +77,15 @@ GMEM_CMA_STAT_ATTR(free_pages, free);
 GMEM_CMA_STAT_ATTR(resv_pages, resv);
 GMEM_CMA_STAT_ATTR(used_pages, used);
 GMEM_CMA_STAT_ATTR(alloc_fail, alloc_fail);
+GMEM_CMA_STAT_ATTR(vmemmap_saved_pages, vmemmap_saved);
+
+/* Root only: whether the pools' folios are trimmed (gmem_cma_vmemmap=). */
+static ssize_t vmemmap_trim_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", str_on_off(gmem_cma_vmemmap_enabled()));
+}
+static struct kobj_attribute vmemmap_trim_attr = __ATTR_RO(vmemmap_trim);
 
 static ssize_t nr_pages_show(struct kobject *kobj, struct kobj_attribute *attr,
 			     char *buf)
@@ -139,6 +149,7 @@ static struct attribute *gmem_cma_attrs[] = {
 	&resv_pages_attr.attr,
 	&used_pages_attr.attr,
 	&alloc_fail_attr.attr,
+	&vmemmap_saved_pages_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(gmem_cma);
@@ -193,6 +204,8 @@ static int __init gmem_cma_sysfs_init(void)
 		return -ENOMEM;
 	gmem_cma_kobj = root;
 	ret = sysfs_create_groups(root, gmem_cma_groups);
+	if (!ret)
+		ret = sysfs_create_file(root, &vmemmap_trim_attr.attr);
 	if (ret)
 		goto err_put_root;
 
@@ -252,26 +265,36 @@ static int gmem_cma_areas_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(gmem_cma_areas);
 
-static void gmem_cma_show_folio(struct folio *folio, bool used, void *data)
+static void gmem_cma_show_folio(struct folio *folio, const char *state,
+				void *data)
 {
-	seq_printf(data, "  0x%-8lx %s\n", folio_pfn(folio), used ? "used" : "free");
+	seq_printf(data, "  0x%-8lx %s vmemmap_shared %lu/%lu\n", folio_pfn(folio),
+		   state, gmem_cma_vmemmap_shared(folio),
+		   (unsigned long)GMEM_CMA_VMEMMAP_CHUNKS);
 }
 
 /*
  * debugfs "pools": every node's counters, the events of its grows and
- * shrinks, and the folios it holds with their pfn and state ("free" covers
- * reserved pages too: a reservation is a count, not a folio).
+ * shrinks, its vmemmap trimming, and the folios it holds with their pfn,
+ * state ("free" covers reserved pages too: a reservation is a count, not a
+ * folio) and how many of their 2 MiB chunks have a trimmed vmemmap.
  */
 static int gmem_cma_pools_show(struct seq_file *m, void *v)
 {
+	struct gmem_cma_vmemmap_stats vst;
 	struct gmem_cma_pool_stats st;
 	int nid;
 
 	for_each_node_state(nid, N_MEMORY) {
 		gmem_cma_pool_stats(nid, &st);
-		seq_printf(m, "node %d: capacity %lu nr_pages %lu free %lu resv %lu used %lu alloc_fail %lu grow_attempts %lu shrinks %lu\n",
+		gmem_cma_vmemmap_stats(nid, &vst);
+		seq_printf(m, "node %d: capacity %lu nr_pages %lu free %lu resv %lu used %lu alloc_fail %lu grow_attempts %lu shrinks %lu poisoned %lu\n",
 			   nid, st.capacity, st.nr_pages, st.free, st.resv,
-			   st.used, st.alloc_fail, st.grow_attempts, st.shrinks);
+			   st.used, st.alloc_fail, st.grow_attempts, st.shrinks,
+			   st.poisoned);
+		seq_printf(m, "node %d: vmemmap_saved %lu trims %lu trim_ns %llu restores %lu restore_ns %llu restore_fail %lu\n",
+			   nid, vst.saved, vst.trims, vst.trim_ns, vst.restores,
+			   vst.restore_ns, vst.restore_fail);
 		if (st.capacity)
 			gmem_cma_pool_for_each(nid, gmem_cma_show_folio, m);
 	}

@@ -23,6 +23,16 @@ make -s -C "$tree/tools/testing/selftests" -j"$(nproc)" \
 	TEST_GEN_PROGS_x86="$kvm_tests" TEST_PROGS_x86= \
 	TEST_GEN_PROGS_EXTENDED_x86= \
 	INSTALL_PATH="$out" install >/dev/null
+# hugetlb's vmemmap tests from the mm kselftests (HVO shares its remapping
+# engine with gmem_cma): only these three, added to the list run_kselftest.sh
+# reads, since building all of mm's would take long.
+mm_tests="hugetlb-vmemmap hugetlb-soft-offline hugetlb-read-hwpoison"
+mkdir -p "$out/mm"
+make -s -C "$tree/tools/testing/selftests/mm" CC="ccache gcc" OUTPUT="$out/mm" \
+	$(for t in $mm_tests; do echo "$out/mm/$t"; done) >/dev/null
+for t in $mm_tests; do
+	grep -qx "mm:$t" "$out/kselftest-list.txt" || echo "mm:$t" >> "$out/kselftest-list.txt"
+done
 # gmemctl, with the kernel's tools/mm Makefile.
 make -s -C "$tree/tools/mm" CC="ccache gcc" gmemctl
 install -D -m 755 "$tree/tools/mm/gmemctl" "$out/../gmemctl"

@@ -25,8 +25,12 @@ KVM_TESTS = [
     "kvm:pre_fault_memory_test",
     "kvm:guest_memfd_1g_test",
 ]
-OUR_TESTS = ["gmem_cma:gmem_cma_areas", "gmem_cma:gmem_cma_pool", "gmem_cma:gmemctl.sh"]
-KUNIT_SUITES = {"gmem_cma_cmdline": 20, "gmem_cma_pool": 3}  # suite -> minimum number of cases
+OUR_TESTS = ["gmem_cma:gmem_cma_areas", "gmem_cma:gmem_cma_pool", "gmem_cma:gmemctl.sh",
+             "gmem_cma:gmem_cma_vmemmap.sh"]
+# hugetlb's own vmemmap (HVO) tests: the remapping engine is shared.
+MM_TESTS = ["mm:hugetlb-vmemmap", "mm:hugetlb-soft-offline", "mm:hugetlb-read-hwpoison"]
+HWPOISON_CASES = ["free_folio", "private_file_folio", "mapped_file_folio"]
+KUNIT_SUITES = {"gmem_cma_cmdline": 20, "gmem_cma_pool": 3, "gmem_cma_vmemmap": 3}  # suite -> minimum number of cases
 
 # The boot matrix: kernel arguments, the expected GiB per node, and the
 # warnings (regular expressions) that must each appear exactly once.
@@ -155,6 +159,19 @@ def kselftest_results(res, name, text, expected):
             res.add(f"{name}: {test}", ok, line.strip())
 
 
+def no_skips(res, name, text, tests):
+    """Every subtest of these tests ran: a skipped one proves nothing."""
+    for test in tests:
+        coll, prog = test.split(":")
+        m = re.search(rf"^# selftests: {re.escape(coll)}: {re.escape(prog)}$(.*?)"
+                      rf"^(not )?ok \d+ selftests: {re.escape(coll)}: {re.escape(prog)}",
+                      text, re.M | re.S)
+        body = m.group(1) if m else ""
+        res.add(f"{name}: {test} ran every subtest (no SKIP)",
+                bool(m) and "# SKIP" not in body and re.search(r"^# ok \d+", body, re.M),
+                "no output" if not m else "skipped subtests")
+
+
 def kunit_results(res, args, name, text):
     """Parse KUnit's KTAP from the boot log with the kernel's kunit.py."""
     ktap = text.split("GMEM_TEST_BEGIN")[0]
@@ -235,7 +252,8 @@ def main():
     res = Results()
     start = time.time()
 
-    boots = [("main", None), ("vmm-demo", None), ("gmem-node0-only", None)]
+    boots = [("main", None), ("vmm-demo", None), ("gmem-node0-only", None),
+             ("gmem-hwpoison", None), ("gmem-vmemmap-off", None)]
     boots += [(m[0], m) for m in MATRIX]
     for name, case in boots:
         if args.only and args.only not in name:
@@ -256,10 +274,28 @@ def main():
             res.add(f"{name}: no_pool_on_allowed_node ran (not skipped) and passed",
                     re.search(r"^# ok \d+ global\.no_pool_on_allowed_node\s*$", text, re.M)
                     is not None)
-        elif case is None:
-            tests = OUR_TESTS + KVM_TESTS
-            text = boot(args, name, "gmem_cma=0:2G,1:2G",
+        elif name == "gmem-hwpoison":
+            # Poisoned pages never come back: a boot of its own.
+            tests = ["gmem_cma:gmem_cma_hwpoison"]
+            text = boot(args, name, "kunit.enable=0 gmem_cma=0:2G,1:2G",
+                        f"gmem_test=kselftest gmem_tests={tests[0]} gmem_hwpoison_test")
+            kselftest_results(res, name, text, tests)
+            for c in HWPOISON_CASES:
+                res.add(f"{name}: {c} ran (not skipped) and passed",
+                        re.search(rf"^# ok \d+ global\.{c}\s*$", text, re.M) is not None)
+            res.add(f"{name}: the kernel logged the contained failures",
+                    len(re.findall(r"gmem_cma: memory failure at pfn", text)) >= 4)
+        elif name == "gmem-vmemmap-off":
+            # Nothing trimmed; everything else passes as in the main boot.
+            tests = OUR_TESTS + ["kvm:guest_memfd_1g_test"]
+            text = boot(args, name, "kunit.enable=0 gmem_cma=0:2G,1:2G gmem_cma_vmemmap=off",
                         f"gmem_test=kselftest gmem_tests={','.join(tests)}")
+            kselftest_results(res, name, text, tests)
+        elif case is None:
+            tests = OUR_TESTS + KVM_TESTS + MM_TESTS
+            text = boot(args, name, "gmem_cma=0:2G,1:2G hugetlb_free_vmemmap=on hugepages=32",
+                        f"gmem_test=kselftest gmem_tests={','.join(tests)}")
+            no_skips(res, name, text, MM_TESTS)
             kunit_results(res, args, name, text)
             kselftest_results(res, name, text, tests)
             check_matrix_messages(res, name, text, {0: 2, 1: 2}, [])

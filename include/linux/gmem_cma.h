@@ -35,6 +35,9 @@ struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 				 const struct mempolicy *pol);
 bool __gmem_cma_folio_owned(struct folio *folio);
 void gmem_cma_free_folio(struct folio *folio);
+int gmem_cma_prepare_user_mapping(struct folio *folio);
+int gmem_cma_memory_failure(unsigned long pfn, int flags);
+bool gmem_cma_pfn_held(unsigned long pfn);
 
 /**
  * gmem_cma_folio_owned() - is this a gmem_cma 1 GiB folio?
@@ -89,6 +92,21 @@ static inline bool gmem_cma_folio_owned(struct folio *folio)
 
 static inline void gmem_cma_free_folio(struct folio *folio)
 {
+}
+
+static inline int gmem_cma_prepare_user_mapping(struct folio *folio)
+{
+	return 0;
+}
+
+static inline int gmem_cma_memory_failure(unsigned long pfn, int flags)
+{
+	return -ENOENT;
+}
+
+static inline bool gmem_cma_pfn_held(unsigned long pfn)
+{
+	return false;
 }
 #endif /* CONFIG_GMEM_CMA */
 

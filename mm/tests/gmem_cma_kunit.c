@@ -9,6 +9,10 @@
  * gmem_cma_pool works on the real areas of the running kernel (it skips if
  * there are none): it grows, reserves, allocates, frees and shrinks a pool
  * and checks every counter, CMA's included, after each step.
+ *
+ * gmem_cma_vmemmap restores and trims again 2 MiB chunks of a trimmed
+ * folio's vmemmap and checks the savings and the chunk state after each
+ * step, and that restored struct pages can be written.
  */
 
 #include <kunit/test.h>
@@ -272,7 +276,148 @@ static struct kunit_suite gmem_cma_pool_test_suite = {
 	.test_cases = gmem_cma_pool_test_cases,
 };
 
-kunit_test_suites(&gmem_cma_test_suite, &gmem_cma_pool_test_suite);
+/* Vmemmap pages a fully trimmed 1 GiB folio saves: all but the head's. */
+#define SAVED_PER_FOLIO	((GMEM_CMA_PAGE_SIZE / PAGE_SIZE) * sizeof(struct page) / \
+			 PAGE_SIZE - 1)
+/* Vmemmap pages of one 2 MiB chunk: 8, chunk 0 has 7 (and the head's copy). */
+#define CHUNK_VMEMMAP	((SZ_2M / PAGE_SIZE) * sizeof(struct page) / PAGE_SIZE)
+
+/*
+ * Grow a pool by one folio (trimmed) and take a folio of it in use, or skip
+ * if trimming is off.
+ */
+static struct folio *gmem_cma_vmemmap_folio(struct kunit *test,
+					    struct gmem_cma_pool_stats *b)
+{
+	int nid = gmem_cma_test_node(test, b);
+	struct gmem_cma_pool_stats st;
+	struct folio *folio;
+
+	if (!gmem_cma_vmemmap_enabled())
+		kunit_skip(test, "gmem_cma_vmemmap=off");
+	KUNIT_ASSERT_EQ(test, gmem_cma_set_pool_pages(nid, b->nr_pages + 1), 0);
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_saved, b->vmemmap_saved + SAVED_PER_FOLIO);
+	KUNIT_ASSERT_EQ(test, gmem_cma_pool_reserve(nid, b->free + 1), 0);
+	folio = gmem_cma_pool_alloc(nid);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_ASSERT_EQ(test, gmem_cma_vmemmap_shared(folio), GMEM_CMA_VMEMMAP_CHUNKS);
+	return folio;
+}
+
+static void gmem_cma_vmemmap_put(struct kunit *test, struct folio *folio,
+				 struct gmem_cma_pool_stats *b)
+{
+	int nid = folio_nid(folio);
+	struct gmem_cma_pool_stats st;
+
+	KUNIT_ASSERT_TRUE(test, folio_ref_freeze(folio, 1));
+	gmem_cma_pool_free(nid, folio, true);
+	gmem_cma_pool_unreserve(nid, b->free + 1);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, b->nr_pages), 0);
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_saved, b->vmemmap_saved);
+	expect_pool(test, nid, b->nr_pages, b->free, b->resv, b->used);
+}
+
+/* Write and undo a tail struct page: oopses if its vmemmap is read-only. */
+static void touch_struct_page(struct folio *folio, unsigned long chunk)
+{
+	struct page *page = folio_page(folio, chunk * (SZ_2M / PAGE_SIZE) + 77);
+
+	atomic_inc(&page->_mapcount);
+	atomic_dec(&page->_mapcount);
+}
+
+/* Restore and trim again 2 MiB chunks: the first, a middle one, the last two. */
+static void gmem_cma_vmemmap_chunks(struct kunit *test)
+{
+	static const struct { unsigned long first, nr, pages; } c[] = {
+		{ 0, 1, CHUNK_VMEMMAP - 1 },
+		{ 5, 1, CHUNK_VMEMMAP },
+		{ GMEM_CMA_VMEMMAP_CHUNKS - 2, 2, 2 * CHUNK_VMEMMAP },
+		{ 0, 3, 3 * CHUNK_VMEMMAP - 1 },
+	};
+	struct gmem_cma_pool_stats b, st;
+	struct folio *folio = gmem_cma_vmemmap_folio(test, &b);
+	unsigned long full = b.vmemmap_saved + SAVED_PER_FOLIO;
+	int nid = folio_nid(folio), i;
+
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_restore(folio, c[i].first, c[i].nr), 0);
+		gmem_cma_pool_stats(nid, &st);
+		KUNIT_EXPECT_EQ(test, st.vmemmap_saved, full - c[i].pages);
+		KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_shared(folio),
+				GMEM_CMA_VMEMMAP_CHUNKS - c[i].nr);
+		touch_struct_page(folio, c[i].first + c[i].nr - 1);
+		/* Restoring again what has its own pages changes nothing. */
+		KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_restore(folio, c[i].first, c[i].nr), 0);
+		gmem_cma_pool_stats(nid, &st);
+		KUNIT_EXPECT_EQ(test, st.vmemmap_saved, full - c[i].pages);
+
+		KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_trim(folio, c[i].first, c[i].nr), 0);
+		gmem_cma_pool_stats(nid, &st);
+		KUNIT_EXPECT_EQ(test, st.vmemmap_saved, full);
+		KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_shared(folio), GMEM_CMA_VMEMMAP_CHUNKS);
+	}
+	gmem_cma_vmemmap_put(test, folio, &b);
+}
+
+/* A chunk whose struct pages differ from the shared ones is not trimmed. */
+static void gmem_cma_vmemmap_refuses_changed(struct kunit *test)
+{
+	struct gmem_cma_pool_stats b, st;
+	struct folio *folio = gmem_cma_vmemmap_folio(test, &b);
+	struct page *page = folio_page(folio, 7 * (SZ_2M / PAGE_SIZE) + 3);
+	int nid = folio_nid(folio);
+
+	KUNIT_ASSERT_EQ(test, gmem_cma_vmemmap_restore(folio, 7, 1), 0);
+	atomic_inc(&page->_mapcount);
+	KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_trim(folio, 0, GMEM_CMA_VMEMMAP_CHUNKS),
+			-EBUSY);
+	KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_shared(folio), GMEM_CMA_VMEMMAP_CHUNKS - 1);
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_saved, b.vmemmap_saved + SAVED_PER_FOLIO - CHUNK_VMEMMAP);
+	atomic_dec(&page->_mapcount);
+	KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_trim(folio, 0, GMEM_CMA_VMEMMAP_CHUNKS), 0);
+	KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_shared(folio), GMEM_CMA_VMEMMAP_CHUNKS);
+	gmem_cma_vmemmap_put(test, folio, &b);
+}
+
+/* Ranges outside the folio are refused and change nothing. */
+static void gmem_cma_vmemmap_bad_ranges(struct kunit *test)
+{
+	struct gmem_cma_pool_stats b, st;
+	struct folio *folio = gmem_cma_vmemmap_folio(test, &b);
+	int nid = folio_nid(folio);
+
+	KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_restore(folio, GMEM_CMA_VMEMMAP_CHUNKS, 1),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_restore(folio, 1, GMEM_CMA_VMEMMAP_CHUNKS),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_trim(folio, 0, GMEM_CMA_VMEMMAP_CHUNKS + 1),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_restore(folio, 3, 0), 0);
+	KUNIT_EXPECT_EQ(test, gmem_cma_vmemmap_shared(folio), GMEM_CMA_VMEMMAP_CHUNKS);
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_saved, b.vmemmap_saved + SAVED_PER_FOLIO);
+	gmem_cma_vmemmap_put(test, folio, &b);
+}
+
+static struct kunit_case gmem_cma_vmemmap_test_cases[] = {
+	KUNIT_CASE(gmem_cma_vmemmap_chunks),
+	KUNIT_CASE(gmem_cma_vmemmap_refuses_changed),
+	KUNIT_CASE(gmem_cma_vmemmap_bad_ranges),
+	{}
+};
+
+static struct kunit_suite gmem_cma_vmemmap_test_suite = {
+	.name = "gmem_cma_vmemmap",
+	.test_cases = gmem_cma_vmemmap_test_cases,
+};
+
+kunit_test_suites(&gmem_cma_test_suite, &gmem_cma_pool_test_suite,
+		  &gmem_cma_vmemmap_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for gmem_cma");
 MODULE_LICENSE("GPL");

@@ -38,6 +38,13 @@
 
 #define SYSFS		"/sys/kernel/mm/gmem_cma"
 #define FILES		"/sys/kernel/debug/gmem_cma/files"
+#define POOLS		"/sys/kernel/debug/gmem_cma/pools"
+#define SAVED_PER_GB	4095	/* vmemmap pages a trimmed 1 GiB folio saves */
+#define KPF_COMPOUND_HEAD	15
+#define KPF_COMPOUND_TAIL	16
+#define KPF_HUGE		17
+#define KPF_HWPOISON		19
+#define KPF_NOPAGE		20
 #define NR_NODES	2
 #define GPA		SZ_4G
 #define SLOT		1
@@ -152,6 +159,67 @@ static bool pools_wait(const struct pool *base, const long *dresv,
 	return pools_are(base, dresv, dused);
 }
 
+/* Is the pools' vmemmap trimmed (gmem_cma_vmemmap=on)? */
+static bool trimming(void)
+{
+	char buf[8] = "";
+	int fd = open(SYSFS "/vmemmap_trim", O_RDONLY);
+
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) < 0)
+			buf[0] = '\0';
+		close(fd);
+	}
+	return !strncmp(buf, "on", 2);
+}
+
+/* Vmemmap pages saved on every node equal @want, waiting up to 2 s. */
+static bool saved_wait(const long *want)
+{
+	int i, nid;
+	bool same = false;
+
+	for (i = 0; i < 200 && !same; i++) {
+		same = true;
+		for (nid = 0; nid < NR_NODES; nid++)
+			same &= node_stat(nid, "vmemmap_saved_pages") == want[nid];
+		if (!same)
+			usleep(10000);
+	}
+	for (nid = 0; nid < NR_NODES && !same; nid++)
+		fprintf(stderr, "node %d: vmemmap_saved_pages %ld, want %ld\n", nid,
+			node_stat(nid, "vmemmap_saved_pages"), want[nid]);
+	return same;
+}
+
+/*
+ * The pfn and the number of trimmed 2 MiB chunks of the folio in @state
+ * ("used", "free") of node @nid that debugfs lists first; false if none.
+ */
+static bool pool_folio(int nid, const char *state, unsigned long *pfn,
+		       long *shared)
+{
+	char line[256], want[32], st[16];
+	bool in_node = false, found = false;
+	FILE *f = fopen(POOLS, "r");
+
+	if (!f)
+		return false;
+	snprintf(want, sizeof(want), "node %d: capacity", nid);
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "node ", 5)) {
+			if (strstr(line, "capacity"))
+				in_node = !strncmp(line, want, strlen(want));
+			continue;
+		}
+		found = in_node &&
+			sscanf(line, " 0x%lx %15s vmemmap_shared %ld/", pfn, st,
+			       shared) == 3 && !strcmp(st, state);
+	}
+	fclose(f);
+	return found;
+}
+
 static int create_gmem(struct kvm_vm *vm, u64 size, u64 flags, u8 log2)
 {
 	struct kvm_create_guest_memfd args = {
@@ -249,6 +317,7 @@ FIXTURE(gmem_1g) {
 	struct kvm_vm *vm;
 	long saved[NR_NODES];
 	struct pool base[NR_NODES];
+	long vmemmap[NR_NODES];
 };
 
 FIXTURE_SETUP(gmem_1g)
@@ -270,8 +339,10 @@ FIXTURE_SETUP(gmem_1g)
 	CPU_SET(0, &cpus);
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpus), &cpus));
 	read_pools(self->base);
-	for (nid = 0; nid < NR_NODES; nid++)
+	for (nid = 0; nid < NR_NODES; nid++) {
 		ASSERT_EQ(POOL_PAGES, self->base[nid].free);
+		self->vmemmap[nid] = node_stat(nid, "vmemmap_saved_pages");
+	}
 	self->vm = vm_create_barebones();
 }
 
@@ -284,6 +355,8 @@ FIXTURE_TEARDOWN(gmem_1g)
 	if (!self->saved[0] && !self->saved[1] && !self->base[0].nr)
 		return;
 	EXPECT_TRUE(pools_wait(self->base, NULL, NULL));
+	/* Folios that were restored for a host mapping are trimmed again. */
+	EXPECT_TRUE(saved_wait(self->vmemmap));
 	for (nid = 0; nid < NR_NODES; nid++)
 		EXPECT_EQ(0, set_pool(nid, self->saved[nid]));
 }
@@ -683,6 +756,133 @@ TEST_F_TIMEOUT(gmem_1g, private_vm_1g_mappings, 300)
 	ASSERT_EQ(2, vm_stat(vm, "pages_1g"));
 	close(fd);
 	kvm_vm_free(vm);
+}
+
+/* Guest: write a pattern on every 4 KiB page, check it, sync, check again. */
+static void guest_write_check_twice(u64 gpa, u64 size)
+{
+	u64 off;
+
+	for (off = 0; off < size; off += PAGE_SIZE)
+		WRITE_ONCE(*(u64 *)(gpa + off), (gpa + off) ^ 0xfeedf00d);
+	for (off = 0; off < size; off += PAGE_SIZE)
+		GUEST_ASSERT_EQ(READ_ONCE(*(u64 *)(gpa + off)), (gpa + off) ^ 0xfeedf00d);
+	GUEST_SYNC(1);
+	for (off = 0; off < size; off += PAGE_SIZE)
+		GUEST_ASSERT_EQ(READ_ONCE(*(u64 *)(gpa + off)), (gpa + off) ^ 0xfeedf00d);
+	GUEST_DONE();
+}
+
+/*
+ * A private 1 GiB page in use by a guest keeps its vmemmap trimmed; its
+ * 262144 pfns read as one compound page in /proc/kpageflags, and the
+ * guest's data is intact after they were read.
+ */
+TEST_F_TIMEOUT(gmem_1g, private_trimmed_kpageflags, 300)
+{
+	const struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+	const u64 size = SZ_1G, npfn = SZ_1G / PAGE_SIZE;
+	struct kvm_pre_fault_memory range = { .gpa = GPA, .size = size };
+	long dused[NR_NODES] = { 1, 0 }, shared = -1;
+	unsigned long pfn = 0, i, bad = 0;
+	struct kvm_vcpu *vcpu;
+	struct ucall uc;
+	struct kvm_vm *vm;
+	u64 *flags;
+	int fd, kfd, r;
+
+	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
+		SKIP(return, "no KVM_X86_SW_PROTECTED_VM");
+	vm = __vm_create_shape_with_one_vcpu(shape, &vcpu, SZ_8M / PAGE_SIZE,
+					     guest_write_check_twice);
+	fd = create_gmem(vm, size, HUGE_FLAGS, 30);
+	ASSERT_LE(0, fd);
+	vm_set_user_memory_region2(vm, SLOT, KVM_MEM_GUEST_MEMFD, GPA, size,
+				   NULL, fd, 0);
+	vm_mem_set_private(vm, GPA, size);
+	virt_map_level(vm, GPA, GPA, size, PG_LEVEL_2M);
+	do {
+		r = __vcpu_ioctl(vcpu, KVM_PRE_FAULT_MEMORY, &range);
+	} while (r < 0 && (errno == EINTR || errno == EAGAIN));
+	ASSERT_EQ(0, r);
+	ASSERT_TRUE(pools_are(self->base, NULL, dused));
+	vcpu_args_set(vcpu, 2, GPA, size);
+	vcpu_run(vcpu);
+	ASSERT_EQ(UCALL_SYNC, get_ucall(vcpu, &uc));
+	ASSERT_EQ(1, vm_stat(vm, "pages_1g"));
+
+	ASSERT_TRUE(pool_folio(0, "used", &pfn, &shared));
+	ASSERT_EQ(trimming() ? 512 : 0, shared);
+	ASSERT_TRUE(saved_wait(self->vmemmap));
+	flags = malloc(npfn * sizeof(*flags));
+	ASSERT_NE(NULL, flags);
+	kfd = open("/proc/kpageflags", O_RDONLY);
+	ASSERT_LE(0, kfd);
+	ASSERT_EQ((ssize_t)(npfn * sizeof(*flags)),
+		  pread(kfd, flags, npfn * sizeof(*flags), pfn * sizeof(*flags)));
+	close(kfd);
+	ASSERT_TRUE(flags[0] & (1ULL << KPF_COMPOUND_HEAD));
+	ASSERT_FALSE(flags[0] & (1ULL << KPF_COMPOUND_TAIL));
+	for (i = 0; i < npfn; i++) {
+		u64 f = flags[i];
+		bool ok = !(f & (1ULL << KPF_HUGE | 1ULL << KPF_HWPOISON |
+				 1ULL << KPF_NOPAGE));
+
+		if (i)
+			ok &= (f & (1ULL << KPF_COMPOUND_TAIL)) &&
+			      !(f & (1ULL << KPF_COMPOUND_HEAD));
+		if (!ok && !bad++)
+			TH_LOG("pfn %#lx (page %lu of the folio): kpageflags %#llx",
+			       pfn + i, i, (unsigned long long)f);
+	}
+	free(flags);
+	ASSERT_EQ(0, bad);
+
+	vcpu_run(vcpu);
+	ASSERT_EQ(UCALL_DONE, get_ucall(vcpu, &uc));
+	close(fd);
+	kvm_vm_free(vm);
+}
+
+/*
+ * Host userspace maps a folio with PTEs, which write its struct pages: the
+ * folio gets its own vmemmap first, and is trimmed again once it is free.
+ */
+TEST_F_TIMEOUT(gmem_1g, host_mapping_restores_vmemmap, 120)
+{
+	long dused[NR_NODES] = { 1, 0 }, want[NR_NODES], shared = -1;
+	unsigned long pfn = 0;
+	char *mem;
+	int fd;
+
+	fd = create_gmem(self->vm, SZ_1G, SHARED_FLAGS, 30);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_1G));
+	ASSERT_TRUE(pools_are(self->base, NULL, dused));
+	ASSERT_TRUE(pool_folio(0, "used", &pfn, &shared));
+	ASSERT_EQ(trimming() ? 512 : 0, shared);
+	ASSERT_TRUE(saved_wait(self->vmemmap));
+
+	mem = map_aligned(fd, SZ_1G);
+	ASSERT_NE(MAP_FAILED, mem);
+	mem[SZ_1G - 1] = 7;
+	ASSERT_TRUE(pool_folio(0, "used", &pfn, &shared));
+	ASSERT_EQ(0, shared);
+	memcpy(want, self->vmemmap, sizeof(want));
+	if (trimming())
+		want[0] -= SAVED_PER_GB;
+	ASSERT_TRUE(saved_wait(want));
+	ASSERT_EQ(7, mem[SZ_1G - 1]);
+
+	munmap(mem, SZ_1G);
+	close(fd);
+	ASSERT_TRUE(pools_wait(self->base, NULL, NULL));
+	ASSERT_TRUE(saved_wait(self->vmemmap));
+	ASSERT_TRUE(pool_folio(0, "free", &pfn, &shared));
+	ASSERT_EQ(trimming() ? 512 : 0, shared);
 }
 
 struct race {
