@@ -85,6 +85,7 @@ static ssize_t vmemmap_trim_show(struct kobject *kobj,
 {
 	return sysfs_emit(buf, "%s\n", str_on_off(gmem_cma_vmemmap_enabled()));
 }
+
 static struct kobj_attribute vmemmap_trim_attr = __ATTR_RO(vmemmap_trim);
 
 static ssize_t nr_pages_show(struct kobject *kobj, struct kobj_attribute *attr,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# The table "make bench" prints, from the BENCH lines of its two boots.
+# The table "make bench" prints, from the BENCH lines of its three boots.
 # usage: bench-table.py <bench.txt> <pages> <rounds>
 import sys
 rows = {}
@@ -44,3 +44,18 @@ row("guest_memfd, 4 KiB pages", ("vmlife", "gmem_4k"))
 ratio("  ratio 1 GiB / 4 KiB", ("vmlife", "gmem_1g"), ("vmlife", "gmem_4k"))
 print("MiB of the area lent out before the busy runs: " + ", ".join(
     f"{w} node {n}: {rows[(w, 'busy', n)][1]}" for w in ("gmem_cma", "hugetlb") for n in (0, 1)))
+print("\nVmemmap (struct pages) per GiB held, KiB, mean of the grows; hugetlb 1 GiB "
+      "with HVO on the other node")
+row("gmem_cma pool, trimmed (gmem_cma_vmemmap=on)", ("vmemmap_kib", "gmem"))
+row("hugetlb 1 GiB pages, HVO", ("vmemmap_kib", "hugetlb"))
+print(f"{'gmem_cma pool, gmem_cma_vmemmap=off':44s} {'':>10s} "
+      f"{rows[('vmemmap_kib', 'gmem_off', 1)][0]:10.1f}")
+print("Trimming cost, ms per 1 GiB folio (gmem_cma debugfs counters)")
+row("trim (at pool grow)", ("vmemmap_ms", "trim"))
+row("restore (at pool shrink)", ("vmemmap_ms", "restore"))
+print("Pool grow, idle area, ms per GiB, node 1, same kernel")
+print(f"{'trimming on (boot 2) / off (boot 3)':44s} {'':>10s} "
+      f"{rows[('gmem_cma', 'idle', 1)][0]:10.1f}")
+print(f"{'':44s} {'':>10s} {rows[('gmem_cma', 'idle_off', 1)][0]:10.1f}")
+print(f"{'  ratio on / off':44s} {'':>10s} "
+      f"{rows[('gmem_cma', 'idle', 1)][0] / rows[('gmem_cma', 'idle_off', 1)][0]:10.2f}")

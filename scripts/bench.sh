@@ -4,7 +4,9 @@
 # memset() of the same memory (gmem_cma_bench), with idle areas and with
 # areas lent out to movable pages.  QEMU's memory map leaves no room for both
 # areas on one node, so it boots twice with the two areas swapped between the
-# nodes, and compares gmem_cma with hugetlb on the same node.
+# nodes, and compares gmem_cma with hugetlb on the same node.  It also
+# reports the vmemmap per GiB (trimmed, untrimmed, hugetlb with HVO) and the
+# cost of trimming, from a third boot with gmem_cma_vmemmap=off.
 #
 # usage: bench.sh <bzImage> <initramfs> <log-dir>
 set -euo pipefail
@@ -15,13 +17,19 @@ pages=${BENCH_PAGES:-2}
 rounds=${BENCH_ROUNDS:-3}
 out=$3/bench.txt
 : > "$out"
-for g in 0 1; do
+# Boots 1 and 2 swap the areas; boot 3 repeats the pool grows of boot 2 with
+# vmemmap trimming off.  hugetlb runs with HVO, as a host would.
+for g in 0 1 off; do
+	case $g in
+	off) g=1; extra=gmem_cma_vmemmap=off; mode=,off; n=3 ;;
+	*) extra=; mode=; n=$((g + 1)) ;;
+	esac
 	h=$((1 - g))
-	log=$3/bench-gmem$g.log
-	echo "bench: boot $((g + 1))/2: gmem_cma=$g:${pages}G hugetlb_cma=$h:${pages}G ..."
+	log=$3/bench-gmem$g${mode:+-off}.log
+	echo "bench: boot $n/3: gmem_cma=$g:${pages}G hugetlb_cma=$h:${pages}G $extra ..."
 	"$here/vm.sh" "$1" "$2" "$log" kunit.enable=0 "gmem_cma=$g:${pages}G" \
-		"hugetlb_cma=$h:${pages}G" -- gmem_test=bench \
-		"gmem_bench=$g,$h,$pages,$rounds" || true
+		"hugetlb_cma=$h:${pages}G" hugetlb_free_vmemmap=on $extra -- gmem_test=bench \
+		"gmem_bench=$g,$h,$pages,$rounds$mode" || true
 	grep -q 'GMEM_TEST_END rc=0' "$log" || { echo "bench: failed, see $log" >&2; exit 1; }
 	grep '^BENCH ' "$log" | tr -d '\r' >> "$out"
 done

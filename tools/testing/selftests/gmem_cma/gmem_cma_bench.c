@@ -7,10 +7,15 @@
  * takes to populate guest memory with fallocate(): a guest_memfd of 1 GiB
  * pages from a filled pool, a guest_memfd of 4 KiB pages, a hugetlb 1 GiB
  * memfd; and the life of a VM's memory (create the VM and the file, bind
- * it, populate it, close everything).
+ * it, populate it, close everything).  And the vmemmap: KiB of struct
+ * pages per GiB the pool holds (from the memmap counters of /proc/vmstat)
+ * against hugetlb 1 GiB pages with HVO, and the time a trim and a restore
+ * of one 1 GiB folio take.
  *
- * usage: gmem_cma_bench <gmem-node> <hugetlb-node> <pages> [rounds]
+ * usage: gmem_cma_bench <gmem-node> <hugetlb-node> <pages> [rounds [off]]
  * Needs gmem_cma=<gmem-node>:<pages>G and hugetlb_cma=<hugetlb-node>:<pages>G.
+ * "off" is for a kernel booted with gmem_cma_vmemmap=off: it measures only
+ * the pool grows and the vmemmap.
  */
 
 #ifndef _GNU_SOURCE
@@ -237,21 +242,100 @@ static double time_hugetlb_populate(long pages, int rounds)
 	return t[rounds / 2];
 }
 
+/* nr_memmap_pages + nr_memmap_boot_pages of /proc/vmstat. */
+static long memmap_pages(void)
+{
+	static char text[1 << 16];
+
+	if (read_text("/proc/vmstat", text, sizeof(text)))
+		return -1;
+	return text_field(text, "nr_memmap_pages ") +
+	       text_field(text, "nr_memmap_boot_pages ");
+}
+
+/* A counter of the "node <nid>: vmemmap_saved" line of debugfs. */
+static double vmemmap_stat(int nid, const char *key)
+{
+	static char text[1 << 16];
+	char hdr[48], *p;
+
+	if (read_text("/sys/kernel/debug/gmem_cma/pools", text, sizeof(text)))
+		return -1;
+	snprintf(hdr, sizeof(hdr), "node %d: vmemmap_saved", nid);
+	p = strstr(text, hdr);
+	return p ? text_field(p, key) : -1;
+}
+
+/*
+ * KiB of vmemmap per GiB held: 16 MiB of struct pages per GiB, less what
+ * growing @file by @pages takes out of the memmap counters.
+ */
+static double vmemmap_kib(const char *file, long pages)
+{
+	long m0 = memmap_pages(), m1;
+
+	if (write_num(file, pages) || read_long(file) != pages)
+		return -1;
+	m1 = memmap_pages();
+	write_num(file, 0);
+	return (PAGES_PER_GB * 64 / 1024) + (m1 - m0) * 4.0 / pages;
+}
+
+/*
+ * Vmemmap of what a pool holds, against hugetlb's with HVO, and the time a
+ * trim and a restore of a whole 1 GiB folio take (from gmem_cma's debugfs
+ * counters, over @rounds grows and shrinks).
+ */
+static int vmemmap_bench(const char *gmem, const char *huge, int gnid, int hnid,
+			 long pages, int rounds, const char *tag)
+{
+	double t0 = vmemmap_stat(gnid, " trims "), tn0 = vmemmap_stat(gnid, " trim_ns ");
+	double r0 = vmemmap_stat(gnid, " restores "), rn0 = vmemmap_stat(gnid, " restore_ns ");
+	double kib = 0, k, t, r;
+	int i;
+
+	for (i = 0; i < rounds; i++) {
+		k = vmemmap_kib(gmem, pages);
+		if (k < 0)
+			return -1;
+		kib += k / rounds;
+	}
+	printf("BENCH vmemmap_kib gmem%s %d %.1f 0\n", tag, gnid, kib);
+	t = vmemmap_stat(gnid, " trims ") - t0;
+	r = vmemmap_stat(gnid, " restores ") - r0;
+	if (t > 0 && r > 0) {
+		printf("BENCH vmemmap_ms trim %d %.2f 0\n", gnid,
+		       (vmemmap_stat(gnid, " trim_ns ") - tn0) / t / 1e6);
+		printf("BENCH vmemmap_ms restore %d %.2f 0\n", gnid,
+		       (vmemmap_stat(gnid, " restore_ns ") - rn0) / r / 1e6);
+	}
+	if (!huge)
+		return 0;
+	k = vmemmap_kib(huge, pages);
+	if (k < 0)
+		return -1;
+	printf("BENCH vmemmap_kib hugetlb %d %.1f 0\n", hnid, k);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char gmem[96], huge[128];
 	int gnid, hnid, rounds;
 	double v[5], p[4], life[2];
 	long pages;
+	bool off;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s <gmem-node> <hugetlb-node> <pages> [rounds]\n", argv[0]);
+		fprintf(stderr, "usage: %s <gmem-node> <hugetlb-node> <pages> [rounds [off]]\n",
+			argv[0]);
 		return 2;
 	}
 	gnid = atoi(argv[1]);
 	hnid = atoi(argv[2]);
 	pages = atol(argv[3]);
 	rounds = argc > 4 ? atoi(argv[4]) : 3;
+	off = argc > 5 && !strcmp(argv[5], "off");
 	if (pages < 1 || rounds < 1 || rounds > MAX_ROUNDS) {
 		fprintf(stderr, "gmem_cma_bench: bad pages or rounds\n");
 		return 2;
@@ -267,6 +351,14 @@ int main(int argc, char **argv)
 	 */
 	if (time_grow(gmem, pages, 1, -1, NULL) < 0 || time_grow(huge, pages, 1, -1, NULL) < 0)
 		return 1;
+	if (off) {
+		/* gmem_cma_vmemmap=off: pool grows and vmemmap only. */
+		v[0] = time_grow(gmem, pages, rounds, -1, NULL);
+		if (v[0] < 0 || vmemmap_bench(gmem, NULL, gnid, hnid, pages, rounds, "_off"))
+			return 1;
+		printf("BENCH gmem_cma idle_off %d %.1f 0\n", gnid, v[0] / pages);
+		return 0;
+	}
 	v[0] = time_grow(gmem, pages, rounds, -1, NULL);
 	v[1] = time_grow(gmem, pages, rounds, gnid, &lent_mb[0]);
 	v[2] = time_grow(huge, pages, rounds, -1, NULL);
@@ -281,6 +373,8 @@ int main(int argc, char **argv)
 	printf("BENCH hugetlb idle %d %.1f 0\n", hnid, v[2] / pages);
 	printf("BENCH hugetlb busy %d %.1f %ld\n", hnid, v[3] / pages, lent_mb[1]);
 	printf("BENCH memset populated %d %.1f 0\n", gnid, v[4] / pages);
+	if (vmemmap_bench(gmem, huge, gnid, hnid, pages, rounds, ""))
+		return 1;
 
 	/* Populating guest memory, from pools filled beforehand. */
 	if (write_num(gmem, pages) || write_num(huge, pages)) {

@@ -34,7 +34,7 @@
 #endif
 #define CHUNK		512L		/* 4 KiB pages in a 2 MiB chunk */
 #define SAVED_PER_GB	4095L
-#define GB		(1UL << 30)
+#define GB		0x40000000UL
 
 struct folio_line {
 	unsigned long pfn;
@@ -112,7 +112,7 @@ static int write_pfn(const char *path, unsigned long pfn)
 	return write_str(path, v);
 }
 
-static uint64_t kpageflags(unsigned long pfn)
+static uint64_t page_flags(unsigned long pfn)
 {
 	uint64_t v = 0;
 	int fd = open("/proc/kpageflags", O_RDONLY);
@@ -143,7 +143,7 @@ static int set_pages(int nid, long pages)
 	return write_str(path, v);
 }
 
-static long nr_pages(int nid)
+static long pool_pages(int nid)
 {
 	return read_long_fmt(GMEM_CMA_SYSFS "/node%d/nr_pages", nid);
 }
@@ -211,7 +211,7 @@ TEST(free_folio)
 	int n;
 
 	require_run(_metadata);
-	base = nr_pages(0);
+	base = pool_pages(0);
 	ASSERT_EQ(set_pages(0, base + 2), 0);
 	s0 = saved(0);
 	n = folios(0, f, 8);
@@ -226,10 +226,10 @@ TEST(free_folio)
 
 	EXPECT_EQ(write_pfn(CORRUPT, pfn), EBUSY);
 	EXPECT_EQ(pool_field(0, "poisoned"), 1);
-	EXPECT_EQ(nr_pages(0), base + 1);
+	EXPECT_EQ(pool_pages(0), base + 1);
 	EXPECT_EQ(saved(0), s0 - 8);
-	EXPECT_NE(kpageflags(pfn) & (1ULL << KPF_HWPOISON), 0);
-	EXPECT_EQ(kpageflags(pfn + 1) & (1ULL << KPF_HWPOISON), 0);
+	EXPECT_NE(page_flags(pfn) & (1ULL << KPF_HWPOISON), 0);
+	EXPECT_EQ(page_flags(pfn + 1) & (1ULL << KPF_HWPOISON), 0);
 	EXPECT_EQ(hw_corrupted_kb(), hc + 4);
 	n = folios(0, f, 8);
 	a = find(f, n, pfn & ~(PAGES_PER_GB - 1));
@@ -249,7 +249,7 @@ TEST(free_folio)
 
 	/* The healthy folio goes back to CMA, the poisoned one stays out. */
 	EXPECT_EQ(set_pages(0, base), 0);
-	EXPECT_EQ(nr_pages(0), base);
+	EXPECT_EQ(pool_pages(0), base);
 	EXPECT_EQ(pool_field(0, "poisoned"), 1);
 	EXPECT_EQ(saved(0), s0 - 8 - SAVED_PER_GB);
 }
@@ -261,7 +261,7 @@ TEST(private_file_folio)
 	int vm, fd;
 
 	require_run(_metadata);
-	base = nr_pages(1);
+	base = pool_pages(1);
 	ASSERT_EQ(set_pages(1, base + 1), 0);
 	p0 = pool_field(1, "poisoned");
 	fd = gmem_on_node1(_metadata, &vm, 0);
@@ -272,13 +272,13 @@ TEST(private_file_folio)
 
 	EXPECT_EQ(write_pfn(CORRUPT, u.pfn + 300 * CHUNK + 1), EBUSY);
 	EXPECT_EQ(saved(1), s0 - 8);
-	EXPECT_NE(kpageflags(u.pfn + 300 * CHUNK + 1) & (1ULL << KPF_HWPOISON), 0);
+	EXPECT_NE(page_flags(u.pfn + 300 * CHUNK + 1) & (1ULL << KPF_HWPOISON), 0);
 	EXPECT_EQ(used_folio(_metadata).shared, 511);
 
 	close(fd);
 	close(vm);
 	EXPECT_EQ(wait_field(1, "poisoned", p0 + 1), p0 + 1);
-	EXPECT_EQ(nr_pages(1), base);
+	EXPECT_EQ(pool_pages(1), base);
 	EXPECT_EQ(pool_field(1, "used"), 0);
 }
 
@@ -290,7 +290,7 @@ TEST(mapped_file_folio)
 	int vm, fd;
 
 	require_run(_metadata);
-	base = nr_pages(1);
+	base = pool_pages(1);
 	ASSERT_EQ(set_pages(1, base + 1), 0);
 	p0 = pool_field(1, "poisoned");
 	fd = gmem_on_node1(_metadata, &vm, GUEST_MEMFD_FLAG_MMAP |
@@ -304,7 +304,7 @@ TEST(mapped_file_folio)
 	/* Soft offline cannot migrate a page of a held folio. */
 	EXPECT_EQ(madvise(mem + 20 * 4096, 4096, MADV_SOFT_OFFLINE), -1);
 	EXPECT_EQ(errno, EBUSY);
-	EXPECT_EQ(kpageflags(u.pfn + 20) & (1ULL << KPF_HWPOISON), 0);
+	EXPECT_EQ(page_flags(u.pfn + 20) & (1ULL << KPF_HWPOISON), 0);
 	EXPECT_STREQ(used_folio(_metadata).state, "used");
 
 	EXPECT_EQ(madvise(mem + 10 * 4096, 4096, MADV_HWPOISON), -1);
@@ -315,7 +315,7 @@ TEST(mapped_file_folio)
 	close(fd);
 	close(vm);
 	EXPECT_EQ(wait_field(1, "poisoned", p0 + 1), p0 + 1);
-	EXPECT_EQ(nr_pages(1), base);
+	EXPECT_EQ(pool_pages(1), base);
 }
 
 TEST_HARNESS_MAIN
