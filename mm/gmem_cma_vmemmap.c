@@ -536,6 +536,8 @@ int gmem_cma_memory_failure(unsigned long pfn, int flags)
 	struct folio *folio;
 	int ret;
 
+	if (!gmem_cma_pfn_held(pfn))
+		return -ENOENT;
 	ret = gmem_cma_vmemmap_poison(pfn, &folio);
 	if (ret == -ENOENT)
 		return ret;
