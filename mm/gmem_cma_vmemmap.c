@@ -68,22 +68,12 @@ struct gmem_cma_block {
 /**
  * struct gmem_cma_vmemmap_node - one node's trimming state and counters
  * @lock: serializes every change of the vmemmap of the node's folios and of
- *        their &struct gmem_cma_block, and protects the counters below
- * @saved: vmemmap pages freed by trimming, now
- * @trims: folios or chunks trimmed
- * @trim_ns: time spent trimming
- * @restores: folios or chunks restored
- * @restore_ns: time spent restoring
- * @restore_fail: restores that could not get their pages
+ *        their &struct gmem_cma_block, and protects @st
+ * @st: the node's counters
  */
 struct gmem_cma_vmemmap_node {
-	struct mutex lock;	/* protects the node's blocks and counters */
-	unsigned long saved;
-	unsigned long trims;
-	u64 trim_ns;
-	unsigned long restores;
-	u64 restore_ns;
-	unsigned long restore_fail;
+	struct mutex lock;	/* protects the node's blocks and st */
+	struct gmem_cma_vmemmap_stats st;
 };
 
 static struct gmem_cma_vmemmap_node gmem_cma_vmemmap_nodes[MAX_NUMNODES];
@@ -140,87 +130,89 @@ static unsigned long gmem_cma_chunks_saving(unsigned long first,
 	return nr * VMEMMAP_PER_CHUNK - (first == 0 ? 1 : 0);
 }
 
-/* The struct pages of chunk @chunk, without the first vmemmap page. */
-static void gmem_cma_chunk_range(unsigned long chunk, unsigned long *first,
-				 unsigned long *nr)
-{
-	*first = chunk * CHUNK_PAGES;
-	*nr = CHUNK_PAGES;
-	if (!chunk) {
-		*first += PAGE_SIZE / sizeof(struct page);
-		*nr -= PAGE_SIZE / sizeof(struct page);
-	}
-}
-
 /*
- * Share the chunks of [@first, @first + @nr) that have their own struct
- * pages.  Runs of chunks are remapped in one go.
+ * Trim (@share) or restore the chunks of [@first, @first + @nr) that are
+ * not in that state yet, a run of chunks at a time.  The first vmemmap
+ * page, the head's copy, is never part of a range.
  */
-static int __gmem_cma_vmemmap_trim(int nid, struct folio *folio,
-				   struct gmem_cma_block *blk,
-				   unsigned long first, unsigned long nr)
+static int gmem_cma_vmemmap_set(int nid, struct folio *folio,
+				struct gmem_cma_block *blk, unsigned long first,
+				unsigned long nr, bool share)
 {
-	struct gmem_cma_vmemmap_node *vn = vnode(nid);
-	unsigned long start, end, pfirst, pnr, lnr;
+	const unsigned long head = PAGE_SIZE / sizeof(struct page);
+	struct gmem_cma_vmemmap_stats *st = &vnode(nid)->st;
+	unsigned long start, end, pfirst, pnr, saving, last = first + nr;
 	ktime_t t0 = ktime_get();
 	int ret = 0;
 
-	lockdep_assert_held(&vn->lock);
+	lockdep_assert_held(&vnode(nid)->lock);
 
-	if (!blk->head_copied)
+	if (share && !blk->head_copied)
 		return -EINVAL;
-	for (start = find_next_zero_bit(blk->shared, first + nr, first);
-	     start < first + nr;
-	     start = find_next_zero_bit(blk->shared, first + nr, end)) {
-		end = find_next_bit(blk->shared, first + nr, start);
-		gmem_cma_chunk_range(start, &pfirst, &pnr);
-		gmem_cma_chunk_range(end - 1, &lnr, &pnr);
-		pnr = lnr + pnr - pfirst;
-		ret = vmemmap_optimize_folio_range(folio, GMEM_CMA_PAGE_ORDER,
-						   pfirst, pnr);
+	for (start = first; start < last; start = end) {
+		start = share ? find_next_zero_bit(blk->shared, last, start) :
+				find_next_bit(blk->shared, last, start);
+		if (start >= last)
+			break;
+		end = share ? find_next_bit(blk->shared, last, start) :
+			      find_next_zero_bit(blk->shared, last, start);
+		pfirst = start * CHUNK_PAGES + (start ? 0 : head);
+		pnr = end * CHUNK_PAGES - pfirst;
+		if (share) {
+			ret = vmemmap_optimize_folio_range(folio, GMEM_CMA_PAGE_ORDER,
+							   pfirst, pnr);
+		} else {
+			ret = vmemmap_restore_folio_range(folio, pfirst, pnr,
+							  GFP_KERNEL | __GFP_RETRY_MAYFAIL |
+							  __GFP_NOWARN);
+			if (ret) {
+				st->restore_fail++;
+				pr_warn_ratelimited("node %d: cannot restore the vmemmap of 1 GiB page at pfn %#lx (error %d): it stays trimmed\n",
+						    nid, folio_pfn(folio), ret);
+			}
+		}
 		if (ret)
 			break;
-		bitmap_set(blk->shared, start, end - start);
-		WRITE_ONCE(vn->saved, vn->saved + gmem_cma_chunks_saving(start, end - start));
-		vn->trims++;
+		saving = gmem_cma_chunks_saving(start, end - start);
+		if (share) {
+			bitmap_set(blk->shared, start, end - start);
+			WRITE_ONCE(st->saved, st->saved + saving);
+			st->trims++;
+		} else {
+			bitmap_clear(blk->shared, start, end - start);
+			WRITE_ONCE(st->saved, st->saved - saving);
+			st->restores++;
+		}
 	}
-	vn->trim_ns += ktime_to_ns(ktime_sub(ktime_get(), t0));
+	if (share)
+		st->trim_ns += ktime_to_ns(ktime_sub(ktime_get(), t0));
+	else
+		st->restore_ns += ktime_to_ns(ktime_sub(ktime_get(), t0));
 	return ret;
 }
 
-/* Give their own struct pages to the shared chunks of [@first, @first + @nr). */
-static int __gmem_cma_vmemmap_restore(int nid, struct folio *folio,
-				      struct gmem_cma_block *blk,
-				      unsigned long first, unsigned long nr)
+/*
+ * gmem_cma_vmemmap_set() on a folio by its node's lock, for the callers
+ * that name a range of chunks.
+ */
+static int gmem_cma_vmemmap_set_range(struct folio *folio, unsigned long first,
+				      unsigned long nr, bool share)
 {
-	struct gmem_cma_vmemmap_node *vn = vnode(nid);
-	unsigned long start, end, pfirst, pnr, lnr;
-	ktime_t t0 = ktime_get();
-	int ret = 0;
+	int nid = folio_nid(folio);
+	struct gmem_cma_block *blk;
+	int ret = -EINVAL;
 
-	lockdep_assert_held(&vn->lock);
-
-	for (start = find_next_bit(blk->shared, first + nr, first);
-	     start < first + nr;
-	     start = find_next_bit(blk->shared, first + nr, end)) {
-		end = find_next_zero_bit(blk->shared, first + nr, start);
-		gmem_cma_chunk_range(start, &pfirst, &pnr);
-		gmem_cma_chunk_range(end - 1, &lnr, &pnr);
-		pnr = lnr + pnr - pfirst;
-		ret = vmemmap_restore_folio_range(folio, pfirst, pnr,
-						  GFP_KERNEL | __GFP_RETRY_MAYFAIL |
-						  __GFP_NOWARN);
-		if (ret) {
-			vn->restore_fail++;
-			pr_warn_ratelimited("node %d: cannot restore the vmemmap of 1 GiB page at pfn %#lx (error %d): it stays trimmed\n",
-					    nid, folio_pfn(folio), ret);
-			break;
-		}
-		bitmap_clear(blk->shared, start, end - start);
-		WRITE_ONCE(vn->saved, vn->saved - gmem_cma_chunks_saving(start, end - start));
-		vn->restores++;
-	}
-	vn->restore_ns += ktime_to_ns(ktime_sub(ktime_get(), t0));
+	if (first >= GMEM_CMA_VMEMMAP_CHUNKS ||
+	    nr > GMEM_CMA_VMEMMAP_CHUNKS - first)
+		return -EINVAL;
+	mutex_lock(&vnode(nid)->lock);
+	blk = gmem_cma_block(folio);
+	/* A folio never trimmed, or with a poisoned page, is left as it is. */
+	if (blk && share && (!blk->head_copied || blk->nr_poisoned))
+		ret = 0;
+	else if (blk)
+		ret = gmem_cma_vmemmap_set(nid, folio, blk, first, nr, share);
+	mutex_unlock(&vnode(nid)->lock);
 	return ret;
 }
 
@@ -261,11 +253,11 @@ int gmem_cma_vmemmap_add(int nid, struct folio *folio)
 	if (!ret) {
 		blk->head_copied = true;
 		bitmap_fill(blk->shared, GMEM_CMA_VMEMMAP_CHUNKS);
-		WRITE_ONCE(vn->saved,
-			   vn->saved + gmem_cma_chunks_saving(0, GMEM_CMA_VMEMMAP_CHUNKS));
-		vn->trims++;
+		WRITE_ONCE(vn->st.saved,
+			   vn->st.saved + gmem_cma_chunks_saving(0, GMEM_CMA_VMEMMAP_CHUNKS));
+		vn->st.trims++;
 	}
-	vn->trim_ns += ktime_to_ns(ktime_sub(ktime_get(), t0));
+	vn->st.trim_ns += ktime_to_ns(ktime_sub(ktime_get(), t0));
 	mutex_unlock(&vn->lock);
 	if (ret)
 		pr_warn_ratelimited("node %d: cannot trim the vmemmap of 1 GiB page at pfn %#lx (error %d)\n",
@@ -292,8 +284,8 @@ int gmem_cma_vmemmap_remove(int nid, struct folio *folio)
 	mutex_lock(&vn->lock);
 	blk = gmem_cma_block(folio);
 	if (blk)
-		ret = __gmem_cma_vmemmap_restore(nid, folio, blk, 0,
-						 GMEM_CMA_VMEMMAP_CHUNKS);
+		ret = gmem_cma_vmemmap_set(nid, folio, blk, 0,
+					   GMEM_CMA_VMEMMAP_CHUNKS, false);
 	if (blk && !ret)
 		xa_erase(&gmem_cma_blocks, folio_pfn(folio) >> GMEM_CMA_PAGE_ORDER);
 	mutex_unlock(&vn->lock);
@@ -319,20 +311,7 @@ int gmem_cma_vmemmap_remove(int nid, struct folio *folio)
 int gmem_cma_vmemmap_restore(struct folio *folio, unsigned long first,
 			     unsigned long nr)
 {
-	int nid = folio_nid(folio);
-	struct gmem_cma_vmemmap_node *vn = vnode(nid);
-	struct gmem_cma_block *blk;
-	int ret = -EINVAL;
-
-	if (first >= GMEM_CMA_VMEMMAP_CHUNKS ||
-	    nr > GMEM_CMA_VMEMMAP_CHUNKS - first)
-		return -EINVAL;
-	mutex_lock(&vn->lock);
-	blk = gmem_cma_block(folio);
-	if (blk)
-		ret = __gmem_cma_vmemmap_restore(nid, folio, blk, first, nr);
-	mutex_unlock(&vn->lock);
-	return ret;
+	return gmem_cma_vmemmap_set_range(folio, first, nr, false);
 }
 EXPORT_SYMBOL_IF_KUNIT(gmem_cma_vmemmap_restore);
 
@@ -351,23 +330,11 @@ EXPORT_SYMBOL_IF_KUNIT(gmem_cma_vmemmap_restore);
 int gmem_cma_vmemmap_trim(struct folio *folio, unsigned long first,
 			  unsigned long nr)
 {
-	int nid = folio_nid(folio);
-	struct gmem_cma_vmemmap_node *vn = vnode(nid);
-	struct gmem_cma_block *blk;
-	int ret = -EINVAL;
+	int ret = gmem_cma_vmemmap_set_range(folio, first, nr, true);
 
-	if (first >= GMEM_CMA_VMEMMAP_CHUNKS ||
-	    nr > GMEM_CMA_VMEMMAP_CHUNKS - first)
-		return -EINVAL;
-	mutex_lock(&vn->lock);
-	blk = gmem_cma_block(folio);
-	if (blk)
-		ret = (!blk->head_copied || blk->nr_poisoned) ? 0 :
-		      __gmem_cma_vmemmap_trim(nid, folio, blk, first, nr);
-	mutex_unlock(&vn->lock);
 	if (ret && ret != -EINVAL)
 		pr_warn_ratelimited("node %d: cannot trim the vmemmap of 1 GiB page at pfn %#lx again (error %d)\n",
-				    nid, folio_pfn(folio), ret);
+				    folio_nid(folio), folio_pfn(folio), ret);
 	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(gmem_cma_vmemmap_trim);
@@ -458,7 +425,7 @@ int gmem_cma_vmemmap_poison(unsigned long pfn, struct folio **folio_out)
 	*folio_out = folio;
 	if (!blk->nr_poisoned++)
 		blk->poison_pfn = pfn;
-	ret = __gmem_cma_vmemmap_restore(nid, folio, blk, chunk, 1);
+	ret = gmem_cma_vmemmap_set(nid, folio, blk, chunk, 1, false);
 	if (!ret)
 		ret = TestSetPageHWPoison(pfn_to_page(pfn)) ? 0 : 1;
 	mutex_unlock(&vn->lock);
@@ -492,12 +459,7 @@ void gmem_cma_vmemmap_stats(int nid, struct gmem_cma_vmemmap_stats *st)
 		return;
 	vn = vnode(nid);
 	mutex_lock(&vn->lock);
-	st->saved = vn->saved;
-	st->trims = vn->trims;
-	st->trim_ns = vn->trim_ns;
-	st->restores = vn->restores;
-	st->restore_ns = vn->restore_ns;
-	st->restore_fail = vn->restore_fail;
+	*st = vn->st;
 	mutex_unlock(&vn->lock);
 }
 EXPORT_SYMBOL_IF_KUNIT(gmem_cma_vmemmap_stats);
@@ -566,7 +528,7 @@ unsigned long gmem_cma_vmemmap_saved(int nid)
 {
 	if (nid < 0 || nid >= MAX_NUMNODES)
 		return 0;
-	return READ_ONCE(vnode(nid)->saved);
+	return READ_ONCE(vnode(nid)->st.saved);
 }
 
 static int __init gmem_cma_vmemmap_init(void)

@@ -74,6 +74,8 @@ MATRIX = [
      [r"node 0: cannot reserve 5G: the node has [0-4]G of free 1G-aligned memory "
       r"in runs of up to [0-4]G \(error -\d+\): skipped"]),
     ("selftest-catches-mismatch", "gmem_cma=0:1G,1:1G", {0: 1, 1: 2}, []),
+    ("vmemmap-bad-value", "gmem_cma=0:1G,1:1G gmem_cma_vmemmap=maybe", {0: 1, 1: 1},
+     [r"gmem_cma_vmemmap: cannot parse 'maybe': left on"]),
     ("pool-prefill", "gmem_cma=0:2G,1:2G gmem_cma_pool=0:1G,1:2G", {0: 2, 1: 2}, []),
     ("pool-prefill-total", "gmem_cma=0:2G,1:2G gmem_cma_pool=3G", {0: 2, 1: 2}, []),
     ("pool-prefill-too-big", "gmem_cma=0:1G,1:1G gmem_cma_pool=0:2G,1:1G,x",

@@ -8,23 +8,20 @@
 # to the baseline after shrinking.  With gmem_cma_vmemmap=off on the kernel
 # command line it checks that nothing is trimmed.
 
-ksft_skip=4
+. "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+
 sysfs=/sys/kernel/mm/gmem_cma
 dbg=/sys/kernel/debug/gmem_cma/pools
 fpa=/sys/kernel/debug/fail_page_alloc
 per_folio=4095		# 4096 vmemmap pages per GiB, one kept for the head
-fails=0
-n=0
 
-ok() {	# <description> <condition...>
+ok() {	# <description> <condition...>: one KTAP result
 	desc=$1
 	shift
-	n=$((n + 1))
 	if "$@"; then
-		echo "ok $n $desc"
+		ktap_test_pass "$desc"
 	else
-		echo "not ok $n $desc"
-		fails=$((fails + 1))
+		ktap_test_fail "$desc"
 	fi
 }
 
@@ -51,13 +48,13 @@ dstat() {	# <node> <field of the "vmemmap_saved" line>
 		}' $dbg
 }
 
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit $ksft_skip; }
-[ -r $sysfs/vmemmap_trim ] || { echo "no gmem_cma vmemmap reporting"; exit $ksft_skip; }
+[ "$(id -u)" = 0 ] || { echo "needs root"; exit $KSFT_SKIP; }
+[ -r $sysfs/vmemmap_trim ] || { echo "no gmem_cma vmemmap reporting"; exit $KSFT_SKIP; }
 nid=""
 for d in $sysfs/node*; do
 	[ "$(cat "$d/capacity_pages")" -ge 2 ] && nid=${d##*node} && break
 done
-[ -n "$nid" ] || { echo "no node with 2 free 1 GiB blocks in its area"; exit $ksft_skip; }
+[ -n "$nid" ] || { echo "no node with 2 free 1 GiB blocks in its area"; exit $KSFT_SKIP; }
 
 if grep -qw "gmem_cma_vmemmap=off" /proc/cmdline; then
 	want=off
@@ -67,8 +64,8 @@ else
 	each=$per_folio
 fi
 
-echo "TAP version 13"
-echo "1..17"
+ktap_print_header
+ktap_set_plan 17
 
 base_pages=$(cat $sysfs/node$nid/nr_pages)
 base_saved=$(saved "$nid")
@@ -138,5 +135,4 @@ ok "its saving is back to the baseline" [ "$(saved "$nid")" = "$base_saved" ]
 ok "the total saving is back to the baseline" [ "$(saved)" = "$base_total" ]
 ok "/proc/vmstat memmap pages are back to the baseline" [ "$(memmap)" = "$base_memmap" ]
 
-[ $fails = 0 ] || exit 1
-exit 0
+ktap_finished

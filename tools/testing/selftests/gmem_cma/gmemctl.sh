@@ -4,20 +4,17 @@
 # gmemctl end to end: show, set a node, set the total, and every refusal
 # with its message and exit status.  Leaves the pools as it found them.
 
-ksft_skip=4
-sysfs=/sys/kernel/mm/gmem_cma
-fails=0
-n=0
+. "$(dirname "$0")/../kselftest/ktap_helpers.sh"
 
-ok() {	# <description> <condition...>
+sysfs=/sys/kernel/mm/gmem_cma
+
+ok() {	# <description> <condition...>: one KTAP result
 	desc=$1
 	shift
-	n=$((n + 1))
 	if "$@"; then
-		echo "ok $n $desc"
+		ktap_test_pass "$desc"
 	else
-		echo "not ok $n $desc"
-		fails=$((fails + 1))
+		ktap_test_fail "$desc"
 	fi
 }
 
@@ -25,18 +22,18 @@ contains() {	# <text> <pattern>
 	echo "$1" | grep -q "$2"
 }
 
-command -v gmemctl >/dev/null || { echo "gmemctl not installed"; exit $ksft_skip; }
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit $ksft_skip; }
+command -v gmemctl >/dev/null || { echo "gmemctl not installed"; exit $KSFT_SKIP; }
+[ "$(id -u)" = 0 ] || { echo "needs root"; exit $KSFT_SKIP; }
 [ "$(cat $sysfs/capacity_pages 2>/dev/null || echo 0)" -gt 0 ] ||
-	{ echo "no gmem_cma areas"; exit $ksft_skip; }
+	{ echo "no gmem_cma areas"; exit $KSFT_SKIP; }
 
 nodes=$(ls -d $sysfs/node* | sed 's|.*node||')
 saved=""
 for nid in $nodes; do saved="$saved $nid:$(cat $sysfs/node$nid/nr_pages)"; done
 cap0=$(cat $sysfs/node0/capacity_pages)
 total=$(cat $sysfs/capacity_pages)
-echo "TAP version 13"
-echo "1..13"
+ktap_print_header
+ktap_set_plan 13
 
 out=$(gmemctl show); rc=$?
 ok "show exits 0" [ $rc = 0 ]
@@ -66,11 +63,11 @@ ok "an unknown command is a usage error (exit 2)" [ $rc = 2 ]
 err=$(gmemctl set 1000:1 2>&1 >/dev/null); rc=$?
 ok "a node without memory is refused (exit 1)" [ $rc = 1 ]
 
-for s in $saved; do gmemctl set "$s" >/dev/null || fails=$((fails + 1)); done
+for s in $saved; do gmemctl set "$s" >/dev/null; done
 restored=1
 for s in $saved; do
 	[ "$(cat $sysfs/node${s%%:*}/nr_pages)" = "${s#*:}" ] || restored=0
 done
 ok "the pools are back to their sizes" [ $restored = 1 ]
 
-[ $fails = 0 ]
+ktap_finished

@@ -717,37 +717,48 @@ TEST_F_TIMEOUT(gmem_1g, shared_vm_misaligned_offset, 300)
 	run_shared_vm(_metadata, 2UL * SZ_1G, 0, SZ_2M, 0);
 }
 
-TEST_F_TIMEOUT(gmem_1g, private_vm_1g_mappings, 300)
+/*
+ * A SW_PROTECTED VM running @guest, whose memory is a private slot of a new
+ * 1 GiB-page guest_memfd of @size at GPA, all of it faulted in with
+ * KVM_PRE_FAULT_MEMORY.  Returns the VM; *@fd is the file.
+ */
+static struct kvm_vm *private_vm(struct __test_metadata *_metadata, u64 size,
+				 void *guest, struct kvm_vcpu **vcpu, int *fd)
 {
 	const struct vm_shape shape = {
 		.mode = VM_MODE_DEFAULT,
 		.type = KVM_X86_SW_PROTECTED_VM,
 	};
-	const u64 size = 2UL * SZ_1G;
-	struct kvm_pre_fault_memory range = {
-		.gpa = GPA,
-		.size = size,
-	};
-	long dused[NR_NODES] = { 2, 0 };
-	struct kvm_vcpu *vcpu;
+	struct kvm_pre_fault_memory range = { .gpa = GPA, .size = size };
 	struct kvm_vm *vm;
-	int fd, r;
+	int r;
 
-	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
-		SKIP(return, "no KVM_X86_SW_PROTECTED_VM");
-	vm = __vm_create_shape_with_one_vcpu(shape, &vcpu, SZ_8M / PAGE_SIZE,
-					     guest_rw);
-	fd = create_gmem(vm, size, HUGE_FLAGS, 30);
-	ASSERT_LE(0, fd);
+	vm = __vm_create_shape_with_one_vcpu(shape, vcpu, SZ_8M / PAGE_SIZE, guest);
+	*fd = create_gmem(vm, size, HUGE_FLAGS, 30);
+	ASSERT_LE(0, *fd);
 	vm_set_user_memory_region2(vm, SLOT, KVM_MEM_GUEST_MEMFD, GPA, size,
-				   NULL, fd, 0);
+				   NULL, *fd, 0);
 	vm_mem_set_private(vm, GPA, size);
 	virt_map_level(vm, GPA, GPA, size, PG_LEVEL_2M);
 	do {
-		r = __vcpu_ioctl(vcpu, KVM_PRE_FAULT_MEMORY, &range);
+		r = __vcpu_ioctl(*vcpu, KVM_PRE_FAULT_MEMORY, &range);
 	} while (r < 0 && (errno == EINTR || errno == EAGAIN));
 	ASSERT_EQ(0, r);
 	ASSERT_EQ(0, range.size);
+	return vm;
+}
+
+TEST_F_TIMEOUT(gmem_1g, private_vm_1g_mappings, 300)
+{
+	const u64 size = 2UL * SZ_1G;
+	long dused[NR_NODES] = { 2, 0 };
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int fd;
+
+	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
+		SKIP(return, "no KVM_X86_SW_PROTECTED_VM");
+	vm = private_vm(_metadata, size, guest_rw, &vcpu, &fd);
 	ASSERT_EQ(2, vm_stat(vm, "pages_1g"));
 	ASSERT_TRUE(pools_are(self->base, NULL, dused));
 	vcpu_args_set(vcpu, 4, GPA, size, 0, 0);
@@ -780,34 +791,18 @@ static void guest_write_check_twice(u64 gpa, u64 size)
  */
 TEST_F_TIMEOUT(gmem_1g, private_trimmed_kpageflags, 300)
 {
-	const struct vm_shape shape = {
-		.mode = VM_MODE_DEFAULT,
-		.type = KVM_X86_SW_PROTECTED_VM,
-	};
 	const u64 size = SZ_1G, npfn = SZ_1G / PAGE_SIZE;
-	struct kvm_pre_fault_memory range = { .gpa = GPA, .size = size };
 	long dused[NR_NODES] = { 1, 0 }, shared = -1;
 	unsigned long pfn = 0, i, bad = 0;
 	struct kvm_vcpu *vcpu;
 	struct ucall uc;
 	struct kvm_vm *vm;
 	u64 *flags;
-	int fd, kfd, r;
+	int fd, kfd;
 
 	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
 		SKIP(return, "no KVM_X86_SW_PROTECTED_VM");
-	vm = __vm_create_shape_with_one_vcpu(shape, &vcpu, SZ_8M / PAGE_SIZE,
-					     guest_write_check_twice);
-	fd = create_gmem(vm, size, HUGE_FLAGS, 30);
-	ASSERT_LE(0, fd);
-	vm_set_user_memory_region2(vm, SLOT, KVM_MEM_GUEST_MEMFD, GPA, size,
-				   NULL, fd, 0);
-	vm_mem_set_private(vm, GPA, size);
-	virt_map_level(vm, GPA, GPA, size, PG_LEVEL_2M);
-	do {
-		r = __vcpu_ioctl(vcpu, KVM_PRE_FAULT_MEMORY, &range);
-	} while (r < 0 && (errno == EINTR || errno == EAGAIN));
-	ASSERT_EQ(0, r);
+	vm = private_vm(_metadata, size, guest_write_check_twice, &vcpu, &fd);
 	ASSERT_TRUE(pools_are(self->base, NULL, dused));
 	vcpu_args_set(vcpu, 2, GPA, size);
 	vcpu_run(vcpu);
