@@ -14,8 +14,8 @@ INITRD := $(BUILD)/initramfs.cpio
 # Restrict "make check" to the boots whose name contains ONLY=...
 ONLY ?=
 
-.PHONY: all deps fetch assemble kernel selftests initramfs check run bench \
-	series refresh checkpatch clean
+.PHONY: all deps fetch assemble kernel selftests initramfs check check-self-test run \
+	bench series refresh checkpatch clean
 
 all: initramfs
 
@@ -38,7 +38,11 @@ selftests: kernel
 initramfs: kernel selftests
 	@scripts/mkinitramfs.sh $(KSFT) $(INITRD)
 
-check: initramfs
+# The harness's own test (no boot) runs first: each detector must fail.
+check-self-test: assemble
+	@scripts/check.py --self-test --tree $(TREE)
+
+check: check-self-test initramfs
 	@scripts/check.py --tree $(TREE) --kernel $(KERNEL) --initrd $(INITRD) \
 		--logs $(BUILD)/logs $(if $(ONLY),--only $(ONLY))
 

@@ -16,11 +16,17 @@
  * __folio_put() hands it to gmem_cma_free_folio(): it becomes a reserved
  * page of its file again, or a free page of its pool if the file is gone.
  *
+ * Every reserved or used page is charged to the dmem cgroup of the task
+ * that created the file, in the region of its node ("gmem_cma/node<N>"), so
+ * that an administrator can limit what one tenant takes from the pools.
+ * The charge goes when the page goes back to its pool.
+ *
  * See Documentation/admin-guide/mm/gmem_cma.rst
  */
 
 #define pr_fmt(fmt) "gmem_cma: " fmt
 
+#include <linux/cgroup_dmem.h>
 #include <linux/cma.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -38,6 +44,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/topology.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <kunit/visibility.h>
 
@@ -49,16 +56,20 @@
  * struct gmem_cma_node_count - one node's pages in a subpool
  * @resv: reserved in the node's pool, not allocated yet
  * @used: allocated and not yet returned
+ * @dmem: the dmem cgroup pool charged 1 GiB for each of @resv + @used
  */
 struct gmem_cma_node_count {
 	unsigned long resv;
 	unsigned long used;
+	struct dmem_cgroup_pool_state *dmem;
 };
 
 /**
  * struct gmem_cma_subpool - the pages of one guest_memfd file
- * @lock: protects @dead and @count
+ * @lock: protects @dead, @returned and @count
  * @dead: the file is gone; returned folios go back to the pool as free
+ * @returned: folios returned so far, to tell a waiting fault that one came
+ * @wait: faults waiting for a punched folio to come back
  * @ref: one reference for the file, one per folio in use
  * @entry: on gmem_cma_subpools, under gmem_cma_subpools_lock
  * @nr_pages: pages reserved at creation
@@ -71,8 +82,10 @@ struct gmem_cma_node_count {
  * @count: pages per node, nr_node_ids entries
  */
 struct gmem_cma_subpool {
-	spinlock_t lock;		/* protects dead and count[] */
+	spinlock_t lock;		/* protects dead, returned and count[] */
 	bool dead;
+	unsigned long returned;
+	wait_queue_head_t wait;
 	struct kref ref;
 	struct list_head entry;
 	unsigned long nr_pages;
@@ -107,6 +120,54 @@ static struct mutex gmem_cma_fault_mutex[1 << GMEM_CMA_FAULT_MUTEX_BITS];
 
 /* Folios whose last reference was dropped outside task context. */
 static LLIST_HEAD(gmem_cma_free_llist);
+
+/* The dmem cgroup region of each node's pool; NULL: not accounted. */
+static struct dmem_cgroup_region *gmem_cma_dmem_region[MAX_NUMNODES];
+
+/* Uncharge @nr pages of node @nid from the subpool's dmem cgroup. */
+static void gmem_cma_uncharge(struct gmem_cma_subpool *sp, int nid,
+			      unsigned long nr)
+{
+	while (nr--)
+		dmem_cgroup_uncharge(sp->count[nid].dmem, GMEM_CMA_PAGE_SIZE);
+}
+
+/*
+ * Charge the pages planned in count[].resv to the calling task's dmem
+ * cgroup, one 1 GiB page at a time so that each page can be uncharged on
+ * its own.  All or nothing: -EDQUOT if a limit is in the way.
+ */
+static int gmem_cma_charge(struct gmem_cma_subpool *sp)
+{
+	struct dmem_cgroup_pool_state *pool;
+	unsigned long done;
+	int nid, err;
+
+	for_each_node(nid) {
+		if (!gmem_cma_dmem_region[nid])
+			continue;
+		for (done = 0; done < sp->count[nid].resv; done++) {
+			err = dmem_cgroup_try_charge(gmem_cma_dmem_region[nid],
+						     GMEM_CMA_PAGE_SIZE, &pool,
+						     NULL);
+			if (err) {
+				gmem_cma_uncharge(sp, nid, done);
+				goto err_undo;
+			}
+			sp->count[nid].dmem = pool;
+		}
+	}
+	return 0;
+
+err_undo:
+	pr_warn_ratelimited("%s[%d]: %lu 1 GiB pages on node %d would exceed the dmem cgroup limit of gmem_cma/node%d\n",
+			    current->comm, task_pid_nr(current),
+			    sp->count[nid].resv, nid, nid);
+	while (--nid >= 0)
+		if (gmem_cma_dmem_region[nid])
+			gmem_cma_uncharge(sp, nid, sp->count[nid].resv);
+	return err == -EAGAIN ? -EDQUOT : err;
+}
 
 static void gmem_cma_subpool_release(struct kref *ref)
 {
@@ -226,9 +287,12 @@ static unsigned long gmem_cma_subpool_plan(struct gmem_cma_subpool *sp,
  * The nodes come from the calling task's memory policy.  Either all pages
  * are reserved or none.
  *
+ * The pages are charged to the calling task's dmem cgroup.
+ *
  * Return: the subpool, ERR_PTR(-ENODEV) if no node the policy allows has a
  * gmem_cma area, ERR_PTR(-ENOMEM) if the pools of those nodes do not have
- * @nr_pages free pages (or no memory for the subpool itself).
+ * @nr_pages free pages (or no memory for the subpool itself),
+ * ERR_PTR(-EDQUOT) if the pages would exceed a dmem cgroup limit.
  */
 struct gmem_cma_subpool *gmem_cma_subpool_create(unsigned long nr_pages,
 						 unsigned long ino)
@@ -246,6 +310,7 @@ struct gmem_cma_subpool *gmem_cma_subpool_create(unsigned long nr_pages,
 		goto err_free;
 	}
 	spin_lock_init(&sp->lock);
+	init_waitqueue_head(&sp->wait);
 	kref_init(&sp->ref);
 	INIT_LIST_HEAD(&sp->entry);
 	sp->nr_pages = nr_pages;
@@ -266,6 +331,9 @@ struct gmem_cma_subpool *gmem_cma_subpool_create(unsigned long nr_pages,
 		goto err_unlock;
 	err = -ENOMEM;
 	if (gmem_cma_subpool_plan(sp, avail, nr_pages) < nr_pages)
+		goto err_unlock;
+	err = gmem_cma_charge(sp);
+	if (err)
 		goto err_unlock;
 	for (i = 0; i < sp->nr_order; i++) {
 		nid = sp->order[i];
@@ -288,6 +356,9 @@ err_unreserve:
 		if (sp->count[nid].resv)
 			gmem_cma_pool_unreserve(nid, sp->count[nid].resv);
 	}
+	for_each_node(nid)
+		gmem_cma_uncharge(sp, nid, sp->count[nid].resv);
+	err = -ENOMEM;
 err_unlock:
 	mutex_unlock(&gmem_cma_reserve_lock);
 err_free:
@@ -314,6 +385,7 @@ void gmem_cma_subpool_destroy(struct gmem_cma_subpool *sp)
 		if (!sp->count[nid].resv)
 			continue;
 		gmem_cma_pool_unreserve(nid, sp->count[nid].resv);
+		gmem_cma_uncharge(sp, nid, sp->count[nid].resv);
 		sp->count[nid].resv = 0;
 	}
 	spin_unlock(&sp->lock);
@@ -429,11 +501,27 @@ static bool gmem_cma_in_flight(struct gmem_cma_subpool *sp,
 }
 
 /*
- * How long a fault waits for a punched folio that is still referenced to
- * come back before it fails: the references KVM and the fault paths take
- * are dropped within microseconds; a long-term pin is not waited for.
+ * Wait, with no lock held, until a folio of @sp comes back (its
+ * returned count moves past @seen) or nothing is in flight any more.  The
+ * wait is killable and wakes every second so that a long one (a long-term
+ * pin of the punched folio) is not reported as a hung task.
+ *
+ * Return: 0, or -EINTR if a fatal signal is pending.
  */
-#define GMEM_CMA_IN_FLIGHT_WAIT_MS	1000
+static int gmem_cma_wait_in_flight(struct gmem_cma_subpool *sp,
+				   struct address_space *mapping,
+				   unsigned long seen)
+{
+	long ret;
+
+	do {
+		ret = wait_event_killable_timeout(sp->wait,
+						  READ_ONCE(sp->returned) != seen ||
+						  !gmem_cma_in_flight(sp, mapping),
+						  HZ);
+	} while (!ret);
+	return ret < 0 ? -EINTR : 0;
+}
 
 static struct mutex *gmem_cma_fault_lock(struct address_space *mapping,
 					 unsigned long pg)
@@ -456,11 +544,12 @@ static struct mutex *gmem_cma_fault_lock(struct address_space *mapping,
  * adds it to the page cache, the others find it there.
  *
  * If the file has no reserved page left because a punched folio is still
- * referenced, wait a little for that reference to go.
+ * referenced, wait for that folio to come back, killable and with no lock
+ * held.
  *
- * Return: the folio, locked and with a reference, or ERR_PTR(-ENOMEM) if the
- * file has no reserved page left, or another error from adding the folio to
- * the page cache.
+ * Return: the folio, locked and with a reference, ERR_PTR(-ENOMEM) if the
+ * file has no reserved page left, ERR_PTR(-EINTR) if a fatal signal came
+ * while waiting, or another error from adding the folio to the page cache.
  */
 struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 				 struct address_space *mapping, pgoff_t index,
@@ -469,20 +558,25 @@ struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 	unsigned long pg = index >> GMEM_CMA_PAGE_ORDER;
 	struct mutex *lock;	/* serializes faults on this 1 GiB page */
 	struct folio *folio;
-	int err, waited;
+	unsigned long seen;
+	int err;
 
 	lock = gmem_cma_fault_lock(mapping, pg);
-	mutex_lock(lock);
-	folio = filemap_lock_folio(mapping, index);
-	if (!IS_ERR(folio))
-		goto out;
+	for (;;) {
+		if (mutex_lock_killable(lock))
+			return ERR_PTR(-EINTR);
+		folio = filemap_lock_folio(mapping, index);
+		if (!IS_ERR(folio))
+			goto out;
 
-	folio = gmem_cma_subpool_alloc(sp, pg, pol);
-	for (waited = 0; !folio && waited < GMEM_CMA_IN_FLIGHT_WAIT_MS &&
-	     gmem_cma_in_flight(sp, mapping) && !fatal_signal_pending(current);
-	     waited++) {
-		usleep_range(1000, 2000);
+		seen = READ_ONCE(sp->returned);
 		folio = gmem_cma_subpool_alloc(sp, pg, pol);
+		if (folio || !gmem_cma_in_flight(sp, mapping))
+			break;
+		/* Never sleep on a folio's return with the hashed lock held. */
+		mutex_unlock(lock);
+		if (gmem_cma_wait_in_flight(sp, mapping, seen))
+			return ERR_PTR(-EINTR);
 	}
 	if (!folio) {
 		pr_warn_ratelimited("%s[%d]: guest_memfd inode %lu: no reserved 1 GiB page left for offset %#llx\n",
@@ -530,6 +624,7 @@ static void gmem_cma_return_folio(struct folio *folio)
 
 	spin_lock(&sp->lock);
 	sp->count[nid].used--;
+	sp->returned++;
 	keep = !sp->dead;
 	if (folio_test_hwpoison(folio) || folio_test_has_hwpoisoned(folio) ||
 	    gmem_cma_vmemmap_poisoned(folio)) {
@@ -541,12 +636,16 @@ static void gmem_cma_return_folio(struct folio *folio)
 		pr_warn_ratelimited("node %d: 1 GiB page at pfn %#lx has a poisoned page, not reused\n",
 				    nid, folio_pfn(folio));
 		gmem_cma_pool_retire(nid, folio, true);
+		gmem_cma_uncharge(sp, nid, 1);
 	} else {
 		if (keep)
 			sp->count[nid].resv++;
+		else
+			gmem_cma_uncharge(sp, nid, 1);
 		gmem_cma_pool_free(nid, folio, keep);
 	}
 	spin_unlock(&sp->lock);
+	wake_up_all(&sp->wait);
 	kref_put(&sp->ref, gmem_cma_subpool_release);
 }
 
@@ -585,6 +684,24 @@ bool __gmem_cma_folio_owned(struct folio *folio)
 	struct cma *cma = gmem_cma_area(folio_nid(folio));
 
 	return cma && cma_intersects(cma, start, start + GMEM_CMA_PAGE_SIZE - 1);
+}
+
+/**
+ * gmem_cma_folio_pinnable() - may this folio in a CMA pageblock be pinned?
+ * @folio: a folio in a MIGRATE_CMA pageblock
+ *
+ * Called by folio_is_longterm_pinnable().  A 1 GiB folio of a pool never
+ * migrates: it stays where it is while it is referenced and goes back to
+ * its CMA area only from the pool's free list, which a pinned folio (a
+ * referenced one) is never on.  So a long-term pin (io_uring fixed buffers,
+ * VFIO or iommufd DMA mappings) may keep it, and must, since GUP could not
+ * migrate it out of CMA and would retry for ever.
+ *
+ * Return: true if @folio is one of the pools' 1 GiB folios.
+ */
+bool gmem_cma_folio_pinnable(struct folio *folio)
+{
+	return gmem_cma_folio_owned(folio);
 }
 
 /**
@@ -648,6 +765,21 @@ static int __init gmem_cma_file_init(void)
 
 	for (i = 0; i < ARRAY_SIZE(gmem_cma_fault_mutex); i++)
 		mutex_init(&gmem_cma_fault_mutex[i]);
+
+	for_each_node(i) {
+		struct dmem_cgroup_region *region;
+		u64 size = (u64)gmem_cma_capacity_pages(i) * GMEM_CMA_PAGE_SIZE;
+
+		if (!size)
+			continue;
+		region = dmem_cgroup_register_region(size, "gmem_cma/node%d", i);
+		if (IS_ERR(region)) {
+			pr_warn("node %d: no dmem cgroup region (error %ld): pages not accounted\n",
+				i, PTR_ERR(region));
+			continue;
+		}
+		gmem_cma_dmem_region[i] = region;
+	}
 
 	dir = debugfs_lookup("gmem_cma", NULL);
 	if (!IS_ERR_OR_NULL(dir)) {

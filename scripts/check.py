@@ -4,6 +4,10 @@
 Each boot writes its serial console to <build>/logs/<name>.log.  A result is
 one line, PASS or FAIL; the last line is "N passed, N failed" and the exit
 status is 1 if anything failed or a result is missing.
+
+judge() decides every result of a boot from its configuration (all_boots())
+and its console text alone.  "check.py --self-test" feeds it consoles built
+here, one passing and others each broken in one way, without booting.
 """
 
 import argparse
@@ -15,8 +19,21 @@ import sys
 import tempfile
 import time
 
-# Anything of this kind in a guest's console fails the boot.
-BAD_LOG = re.compile(r"WARNING:|BUG:|Oops|KASAN|Call Trace")
+# Anything of this kind in a guest's console fails the boot: warnings, oopses
+# and BUGs, panics, hung tasks, lockups and RCU stalls, sanitizers, list
+# corruption, and kernel messages lost on their way to the console.
+BAD_LOG = re.compile(r"WARNING:|BUG:|kernel BUG at|Oops|KASAN|UBSAN|Call Trace|Kernel panic"
+                     r"|general protection fault|blocked for more than|hung_task"
+                     r"|soft lockup|hard LOCKUP|rcu: INFO:|self-detected stall"
+                     r"|detected stalls? on CPU|list_(add|del) corruption"
+                     r"|\*\* \d+ printk messages dropped \*\*"
+                     r"|VM_FAULT_OOM leaked out|Out of memory: Killed")
+# A kernel message on the console (printk timestamps are on); it may start in
+# the middle of a line of the tests, which share the serial port.
+KMSG = re.compile(r"\[\s*\d+\.\d+\](\[\s*[CT]\d+\])? ")
+# Kernel messages of gmem_cma and of its guest_memfd glue.
+GMEM_MSG = re.compile(r"^(gmem_cma|kvm: guest_memfd): |\bgmem_cma\s")
+RESERVED = r"gmem_cma: node \d+: reserved \d+G in \d+ range\(s\) as CMA area gmem\d+"
 
 KVM_TESTS = [
     "kvm:guest_memfd_test",
@@ -25,6 +42,9 @@ KVM_TESTS = [
     "kvm:pre_fault_memory_test",
     "kvm:guest_memfd_1g_test",
 ]
+# Single-test programs that print no TAP: judged on their exit status only.
+# Every other test must print a plan and as many results.
+NO_TAP_TESTS = set(KVM_TESTS[:4])
 OUR_TESTS = ["gmem_cma:gmem_cma_areas", "gmem_cma:gmem_cma_pool", "gmem_cma:gmemctl.sh",
              "gmem_cma:gmem_cma_vmemmap.sh"]
 # hugetlb's own vmemmap (HVO) tests: the remapping engine is shared.
@@ -32,17 +52,132 @@ MM_TESTS = ["mm:hugetlb-vmemmap", "mm:hugetlb-soft-offline", "mm:hugetlb-read-hw
 HWPOISON_CASES = ["free_folio", "private_file_folio", "mapped_file_folio"]
 KUNIT_SUITES = {"gmem_cma_cmdline": 20, "gmem_cma_pool": 3, "gmem_cma_vmemmap": 3}  # suite -> minimum number of cases
 
+# Skips that do not fail a boot, each with the reason it is legitimate:
+# (boot or "*", test, regex) -> reason.  The regex must match the whole of a
+# subtest's result after its number, e.g. "fixture.name # SKIP why" (or
+# "# SKIP why" from tests that give no name); None stands for the whole test
+# exiting 4 (KSFT_SKIP).  Every other skip fails.  Add entries here once a
+# boot has shown a skip (its FAIL line quotes the result) and why it is right.
+SKIPS_ALLOWED = {
+    # PLACEHOLDER until a boot confirms the exact line: both nodes have an
+    # area in these boots; gmem-node0-only runs it (and must not skip it).
+    ("main", "kvm:guest_memfd_1g_test",
+     r"global\.no_pool_on_allowed_node # SKIP every node has a gmem_cma area"):
+        "ENODEV case: needs a node without an area, runs in gmem-node0-only",
+    ("gmem-vmemmap-off", "kvm:guest_memfd_1g_test",
+     r"global\.no_pool_on_allowed_node # SKIP every node has a gmem_cma area"):
+        "ENODEV case: needs a node without an area, runs in gmem-node0-only",
+    ("gmem-node0-only", "kvm:guest_memfd_1g_test",
+     r"gmem_1g\.\w+ # SKIP needs gmem_cma=0:2G,1:2G"):
+        "node 1 has no area, which the gmem_1g fixture needs; they run in main",
+}
+
+# Kernel messages of gmem_cma (GMEM_MSG) that the tests provoke on purpose:
+# (boot or "*", test or None for the boot itself, regex) -> reason.  The
+# entry applies to a boot that runs the test; the regex must match the whole
+# message after its timestamp.  Any other gmem_cma message fails the boot,
+# except the "reserved" reports and the boot's own expected lines (below).
+LOG_ALLOWED = {
+    ("*", "gmem_cma:gmem_cma_pool",
+     r"gmem_cma: (node \d+|all nodes): nr_pages: "
+     r"'(abc|-1||1x|1\.5| 1|99999999999999999999)' is not a number of pages"):
+        "bad_writes: each bad value, to a node's and the global nr_pages",
+    ("*", "gmem_cma:gmem_cma_pool",
+     r"gmem_cma: (node \d+|all nodes): nr_pages: \d+ is above the capacity of \d+ pages"):
+        "bad_writes: capacity + 1 and ULONG_MAX",
+    ("*", "gmem_cma:gmem_cma_pool",
+     r"gmem_cma: (node \d+|all nodes): nr_pages: cannot set \d+: "
+     r"another resize is running, or pages are reserved or in use"):
+        "concurrent_writers: two writers collide (EBUSY)",
+    ("*", "gmem_cma:gmem_cma_pool",
+     r"gmem_cma: node \d+: cannot take a 1G page out of CMA area gmem\d+: "
+     r"its free blocks hold pages that cannot be migrated"):
+        "pinned_block_fails_only_that_block: a pinned page in one block",
+    ("*", "gmem_cma:gmem_cma_pool",
+     r"gmem_cma: node \d+: nr_pages: reached \d+ of \d+ pages: CMA could not provide the rest"):
+        "pinned_block_fails_only_that_block: the grow stops one page short (ENOMEM)",
+    ("*", "gmem_cma:gmemctl.sh",
+     r"gmem_cma: node 0: nr_pages: \d+ is above the capacity of \d+ pages"):
+        "gmemctl.sh: set 0:<capacity + 1> is refused",
+    ("main", "gmem_cma:gmem_cma_vmemmap.sh",
+     r"gmem_cma: node \d+: cannot restore the vmemmap of 1 GiB page at pfn 0x[0-9a-f]+ "
+     r"\(error -12\): it stays trimmed"):
+        "a shrink under fail_page_alloc: the restore cannot allocate",
+    ("main", "gmem_cma:gmem_cma_vmemmap.sh",
+     r"gmem_cma: node \d+: nr_pages: reached \d+ of \d+ pages: CMA could not provide the rest"):
+        "that shrink fails with ENOMEM, reported so by nr_pages",
+    ("vmemmap-bad-value", "gmem_cma:gmem_cma_vmemmap.sh",
+     r"gmem_cma: node \d+: cannot restore the vmemmap of 1 GiB page at pfn 0x[0-9a-f]+ "
+     r"\(error -12\): it stays trimmed"):
+        "trimming stayed on after gmem_cma_vmemmap=maybe: the same shrink as in main",
+    ("vmemmap-bad-value", "gmem_cma:gmem_cma_vmemmap.sh",
+     r"gmem_cma: node \d+: nr_pages: reached \d+ of \d+ pages: CMA could not provide the rest"):
+        "that shrink fails with ENOMEM, reported so by nr_pages",
+    ("*", "kvm:guest_memfd_1g_test",
+     r"kvm: guest_memfd: huge page size 2\^(0|12|21|255) is not supported "
+     r"\(KVM_CAP_GUEST_MEMFD_HUGE_PAGE_SIZES: 0x40000000\)"):
+        "rejects_bad_arguments: unsupported page sizes",
+    ("*", "kvm:guest_memfd_1g_test",
+     r"kvm: guest_memfd: huge_page_size_log2 30 without GUEST_MEMFD_FLAG_HUGE_PAGES"):
+        "rejects_bad_arguments: a size without the flag",
+    ("*", "kvm:guest_memfd_1g_test",
+     r"kvm: guest_memfd: size 0x(40200000|200000) is not a multiple of the 2\^30-byte page size"):
+        "rejects_bad_arguments: sizes that are not a multiple of 1 GiB",
+    ("*", "kvm:guest_memfd_1g_test",
+     r"kvm: guest_memfd: padding after huge_page_size_log2 must be zero"):
+        "rejects_bad_arguments: non-zero padding and reserved bytes",
+    ("*", "kvm:guest_memfd_1g_test",
+     r"kvm: guest_memfd: guest_memfd_1g_\[\d+\]: cannot reserve [235] 1 GiB pages: "
+     r"not enough free gmem_cma pages"):
+        "ENOMEM: rejects_bad_arguments (5, 3 pages), creates_race_for_last_pages (2)",
+    ("*", "kvm:guest_memfd_1g_test",
+     r"gmem_cma: guest_memfd_1g_\[\d+\]: [12] 1 GiB pages on node 0 would exceed "
+     r"the dmem cgroup limit of gmem_cma/node0"):
+        "dmem_cgroup_limit: a tenant limited to 1 GiB of node 0 asks for 2, then 1 more",
+    ("*", "kvm:guest_memfd_1g_test",
+     r"kvm: guest_memfd: fallocate\((0, 0x200000|0x200000, 0x40000000|0x40000000, 0x1000"
+     r"|0x601000, 0x1000|0xa00000, 0x200000)\) "
+     r"on a file of 1 GiB pages must be 1 GiB aligned"):
+        "reserve_allocate_punch_close: unaligned fallocate and hole punch; "
+        "madvise_every_advice: MADV_REMOVE of 4 KiB and 2 MiB",
+    ("main", "kvm:guest_memfd_1g_test",
+     r"kvm: guest_memfd: guest_memfd_1g_\[\d+\]: cannot map offset 0x1000: "
+     r"restoring its struct pages failed \(-12\)"):
+        "host_fault_restore_failure_sigbus: the fault raises SIGBUS",
+    ("main", "kvm:guest_memfd_1g_test",
+     r"gmem_cma: node \d+: cannot restore the vmemmap of 1 GiB page at pfn 0x[0-9a-f]+ "
+     r"\(error -12\): it stays trimmed"):
+        "host_fault_restore_failure_sigbus: a host fault under fail_page_alloc",
+    ("gmem-node0-only", "kvm:guest_memfd_1g_test",
+     r"kvm: guest_memfd: guest_memfd_1g_\[\d+\]: cannot reserve 1 1 GiB pages: "
+     r"no gmem_cma pool on an allowed node"):
+        "no_pool_on_allowed_node: a file bound to node 1, which has no area (ENODEV)",
+    ("gmem-hwpoison", "gmem_cma:gmem_cma_hwpoison",
+     r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, in the 1 GiB page at pfn 0x[0-9a-f]+ "
+     r"of node [01]: page (marked|already) poisoned; the 1 GiB page is not handed out again"):
+        "the test poisons free, private and mapped folios (the free one twice)",
+    ("gmem-hwpoison", "gmem_cma:gmem_cma_hwpoison",
+     r"gmem_cma: node 1: 1 GiB page at pfn 0x[0-9a-f]+ has a poisoned page, not reused"):
+        "the poisoned folios in use leave the pool at their last put",
+    ("gmem-hwpoison", "gmem_cma:gmem_cma_hwpoison",
+     r"Soft offline: 0x[0-9a-f]+: page of a gmem_cma 1 GiB page, cannot be migrated"):
+        "mapped_file_folio: MADV_SOFT_OFFLINE is refused",
+    ("vmm-demo", None, RESERVED):
+        "make run's report prints the kernel's gmem_cma lines again (dmesg)",
+}
+
 # The boot matrix: kernel arguments, the expected GiB per node, and the
-# warnings (regular expressions) that must each appear exactly once.
-# Any other "gmem_cma:" line, except the "reserved" report, is a failure.
+# warnings (regular expressions) that must each appear exactly once before
+# the tests start.  Any other gmem_cma message, except the "reserved"
+# reports, is a failure.
 # ALSO: other lines that must be in the log of a boot.
 ALSO = {
     "with-hugetlb-cma": [r"hugetlb_cma: reserved 1024 MiB on node 0",
                          r"hugetlb_cma: reserved 1024 MiB on node 1"],
 }
 # Boots where gmem_cma_areas is given a wrong expectation on purpose and must
-# fail: proof that the kselftest can fail.
-MUST_FAIL = {"selftest-catches-mismatch"}
+# fail (proof that the kselftest can fail), with what the kernel reserves.
+MUST_FAIL = {"selftest-catches-mismatch": {0: 1, 1: 1}}
 MATRIX = [
     ("valid-total", "gmem_cma=4G", {0: 2, 1: 2}, []),
     ("valid-total-uneven", "gmem_cma=3G", {0: 2, 1: 1}, []),
@@ -74,7 +209,7 @@ MATRIX = [
      [r"node 0: cannot reserve 5G: the node has [0-4]G of free 1G-aligned memory "
       r"in runs of up to [0-4]G \(error -\d+\): skipped"]),
     ("selftest-catches-mismatch", "gmem_cma=0:1G,1:1G", {0: 1, 1: 2}, []),
-    ("vmemmap-bad-value", "gmem_cma=0:1G,1:1G gmem_cma_vmemmap=maybe", {0: 1, 1: 1},
+    ("vmemmap-bad-value", "gmem_cma=0:2G,1:2G gmem_cma_vmemmap=maybe", {0: 2, 1: 2},
      [r"gmem_cma_vmemmap: cannot parse 'maybe': left on"]),
     ("pool-prefill", "gmem_cma=0:2G,1:2G gmem_cma_pool=0:1G,1:2G", {0: 2, 1: 2}, []),
     ("pool-prefill-total", "gmem_cma=0:2G,1:2G gmem_cma_pool=3G", {0: 2, 1: 2}, []),
@@ -83,6 +218,13 @@ MATRIX = [
      [r"gmem_cma_pool: node 0: 2G asked for but its area holds 1G: skipped",
       r"gmem_cma_pool: 'x' has no node but other entries do: skipped"]),
 ]
+# Matrix boots that run more kselftests than gmem_cma_areas.
+MATRIX_TESTS = {
+    # Trimming must stay on after a value it cannot parse: gmem_cma_vmemmap.sh
+    # reads gmem_cma_vmemmap=maybe from /proc/cmdline, requires vmemmap_trim
+    # "on" and every folio trimmed (it needs a node with 2 free GiB of area).
+    "vmemmap-bad-value": ["gmem_cma:gmem_cma_vmemmap.sh"],
+}
 # Pool pages each boot expects after gmem_cma_pool=, and the log lines
 # that must say so (the "filled" lines are also allowed gmem_cma messages).
 POOL = {
@@ -91,6 +233,76 @@ POOL = {
     "pool-prefill-total": ({0: 2, 1: 1}, [r"gmem_cma_pool: filled 3 pages"]),
     "pool-prefill-too-big": ({0: 0, 1: 1}, [r"gmem_cma_pool: node 1: filled 1 pages"]),
 }
+
+
+def expect_arg(expect):
+    return "gmem_expect=" + ",".join(f"{n}:{g}" for n, g in sorted(expect.items())) \
+        if expect else "gmem_expect=0:0"
+
+
+def kselftests(tests, more=""):
+    """The init arguments that run these kselftests."""
+    return f"gmem_test=kselftest gmem_tests={','.join(tests)} {more}".strip()
+
+
+def make_boot(name, kargs, iargs, **conf):
+    """One boot and what judge() requires of it:
+    tests: the kselftests it runs, each of which must pass;
+    kunit: whether the KUnit suites run (and must pass);
+    reserved: node -> GiB whose "reserved" report must appear once;
+    warnings, infos: other boot-time gmem_cma lines that must appear once;
+    also: (regex, n): lines the console must have at least n of;
+    subtests: subtests that must have passed (not skipped);
+    must_fail: tests that must fail, on their own assertions;
+    rc: the exit status the guest must report."""
+    boot = {"name": name, "kargs": kargs, "iargs": iargs, "tests": [], "kunit": False,
+            "reserved": {}, "warnings": [], "infos": [], "also": [], "subtests": [],
+            "must_fail": [], "rc": 0}
+    boot.update(conf)
+    return boot
+
+
+def all_boots():
+    tests = OUR_TESTS + KVM_TESTS + MM_TESTS
+    boots = [
+        make_boot("main", "gmem_cma=0:2G,1:2G hugetlb_free_vmemmap=on hugepages=32",
+                  kselftests(tests, "gmem_timeout=1500"), tests=tests, kunit=True,
+                  reserved={0: 2, 1: 2},
+                  # gmem_cma_vmemmap_refuses_changed provokes this one on purpose.
+                  warnings=[r"node \d: cannot trim the vmemmap of 1 GiB page at pfn "
+                            r"0x[0-9a-f]+ again \(error -16\)"]),
+        # What "make run" shows: a VM on 1 GiB pages of node 1.
+        make_boot("vmm-demo", "kunit.enable=0 gmem_cma=0:2G,1:2G", "gmem_test=run",
+                  reserved={0: 2, 1: 2}, also=[(r"gmem_vm: PASS", 1), (r"pages_1g\D+1\b", 1)]),
+        # Node 1 has no area: a 1 GiB guest_memfd bound there gets ENODEV.
+        make_boot("gmem-node0-only", "kunit.enable=0 gmem_cma=0:2G",
+                  kselftests(["kvm:guest_memfd_1g_test"]), tests=["kvm:guest_memfd_1g_test"],
+                  reserved={0: 2}, subtests=["global.no_pool_on_allowed_node"]),
+        # Poisoned pages never come back: a boot of its own.
+        make_boot("gmem-hwpoison", "kunit.enable=0 gmem_cma=0:2G,1:2G",
+                  kselftests(["gmem_cma:gmem_cma_hwpoison"], "gmem_hwpoison_test"),
+                  tests=["gmem_cma:gmem_cma_hwpoison"], reserved={0: 2, 1: 2},
+                  subtests=[f"global.{c}" for c in HWPOISON_CASES],
+                  also=[(r"gmem_cma: memory failure at pfn", 4)]),
+    ]
+    # Nothing trimmed; everything else passes as in the main boot.
+    tests = OUR_TESTS + ["kvm:guest_memfd_1g_test"]
+    boots.append(make_boot("gmem-vmemmap-off",
+                           "kunit.enable=0 gmem_cma=0:2G,1:2G gmem_cma_vmemmap=off",
+                           kselftests(tests), tests=tests, reserved={0: 2, 1: 2}))
+    for name, kargs, expect, warnings in MATRIX:
+        pool, infos = POOL.get(name, ({}, []))
+        pool_arg = ("gmem_pool_expect=" + ",".join(f"{n}:{p}" for n, p in
+                                                    sorted(pool.items()))) if pool else ""
+        tests = OUR_TESTS[:1] + MATRIX_TESTS.get(name, [])
+        boots.append(make_boot(
+            name, f"kunit.enable=0 {kargs}",
+            kselftests(tests, f"{expect_arg(expect)} {pool_arg}"),
+            tests=tests, reserved=MUST_FAIL.get(name, expect), warnings=warnings,
+            infos=infos, also=[(pat, 1) for pat in ALSO.get(name, [])],
+            must_fail=OUR_TESTS[:1] if name in MUST_FAIL else [],
+            rc=1 if name in MUST_FAIL else 0))
+    return boots
 
 
 class Results:
@@ -113,68 +325,153 @@ def boot(args, name, kargs, iargs):
     start = time.time()
     cmd = [os.path.join(args.scripts, "vm.sh"), args.kernel, args.initrd, log]
     cmd += kargs.split() + ["--"] + iargs.split()
-    rc = subprocess.call(cmd)
+    # The main boot runs for about ten minutes under TCG: leave room.
+    rc = subprocess.call(cmd, env=dict(os.environ, VM_TIMEOUT=os.environ.get("VM_TIMEOUT", "2400")))
     print(f"---- boot {name}: {time.time() - start:.0f} s (qemu exit {rc}), log {log}",
           flush=True)
     with open(log, errors="replace") as f:
         return f.read()
 
 
-def check_log_clean(res, name, text):
-    bad = [line.strip() for line in text.splitlines() if BAD_LOG.search(line)]
-    res.add(f"{name}: console free of WARNING/BUG/Oops/KASAN/Call Trace",
-            not bad, "; ".join(bad[:3]))
-
-
-def check_finished(res, name, text):
-    m = re.search(r"GMEM_TEST_END rc=(\d+)", text)
-    res.add(f"{name}: guest ran to the end", m is not None,
-            "no GMEM_TEST_END line (timeout, panic or hang)")
-
-
-def kselftest_results(res, name, text, expected):
-    """Top-level run_kselftest.sh results, plus the subtests of ours."""
-    seen = {}
-    sub = []
-    current = ""
+def split_console(text):
+    """The console's userspace lines, and its kernel messages as (after
+    GMEM_TEST_BEGIN, message).  A kernel message that cut a line of the
+    tests in two is taken out and the two halves are joined again."""
+    user, kernel = [], []
+    begun = False
+    cut = ""
     for line in text.splitlines():
-        m = re.match(r"\s*(not )?ok \d+ selftests: (\S+): (\S+)(.*)", line)
+        m = KMSG.search(line)
         if m:
-            seen[f"{m.group(2)}:{m.group(3)}"] = (m.group(1) is None and
-                                                  "SKIP" not in m.group(4), line)
+            kernel.append((begun, line[m.end():].strip()))
+            cut += line[:m.start()]
             continue
-        m = re.match(r"\s*# (not )?ok \d+ ((areas|pool)\.\S+|[a-z].*)$", line)
-        if m and current.startswith("gmem_cma:"):
-            ok = m.group(1) is None and "# SKIP" not in m.group(2)
-            sub.append((current, m.group(2).split(" # ")[0].strip(), ok, line.strip()))
+        line = (cut + line).rstrip()
+        cut = ""
+        user.append(line)
+        begun = begun or line.startswith("GMEM_TEST_BEGIN")
+    if cut:
+        user.append(cut.rstrip())
+    return user, kernel
+
+
+def check_log_clean(add, text):
+    bad = [line.strip() for line in text.splitlines() if BAD_LOG.search(line)]
+    add("console free of warnings, oopses, panics, hangs, stalls and dropped messages",
+        not bad, "; ".join(bad[:3]))
+
+
+def check_finished(add, boot, user):
+    ends = [m for m in (re.match(r"GMEM_TEST_END rc=(\d+)$", line) for line in user) if m]
+    if not ends:
+        add("guest ran to the end", False, "no GMEM_TEST_END line (timeout, panic or hang)")
+    else:
+        add(f"guest ran to the end with rc={boot['rc']}",
+            int(ends[-1].group(1)) == boot["rc"], ends[-1].group(0))
+
+
+def skip_reason(boot, test, result):
+    """The allow-list's reason for a skip (result None: the whole test)."""
+    for (where, suite, pat), reason in SKIPS_ALLOWED.items():
+        if where not in ("*", boot["name"]) or suite != test:
             continue
-        m = re.match(r"# selftests: (\S+): (\S+)$", line.strip())
+        if pat is None if result is None else pat is not None and re.fullmatch(pat, result):
+            return reason
+    return None
+
+
+def run_kselftest_tap(user):
+    """run_kselftest.sh's TAP: its plan, each test's result as
+    (ok, directive, line), and each test's own output with its "# " prefix."""
+    plan, results, bodies = None, {}, {}
+    current = None
+    for line in user[next((i for i, line in enumerate(user)
+                           if line.startswith("GMEM_TEST_BEGIN")), len(user)):]:
+        m = re.match(r"\s*(not )?ok \d+ selftests: (\S+): (\S+)(.*)$", line)
+        if m:
+            results[f"{m.group(2)}:{m.group(3)}"] = (m.group(1) is None,
+                                                     m.group(4).strip(), line.strip())
+            current = None
+            continue
+        m = re.match(r"# selftests: (\S+): (\S+)$", line)
         if m:
             current = f"{m.group(1)}:{m.group(2)}"
-    for test, sname, ok, line in sub:
-        res.add(f"{name}: {test} {sname}", ok, line)
-    for test in expected:
-        if test not in seen:
-            res.add(f"{name}: {test}", False, "no result")
+            bodies[current] = []
+        elif current:
+            bodies[current].append(line)
+        elif plan is None and re.match(r"1\.\.\d+$", line):
+            plan = int(line[3:])
+    return plan, results, bodies
+
+
+def test_tap(body):
+    """A test's own TAP: its plan, its results as (ok, number, name,
+    directive, text after the number, line), and any "Bail out!" lines."""
+    plan, subs, bail = None, [], []
+    for line in body:
+        if not line.startswith("#"):
+            continue
+        line = line[2:] if line.startswith("# ") else line[1:]
+        m = re.match(r"1\.\.(\d+)\b", line)
+        if m and plan is None:
+            plan = int(m.group(1))
+        if line.startswith("Bail out!"):
+            bail.append(line)
+        m = re.match(r"(not )?ok (\d+)\b ?(.*)$", line)
+        if m:
+            text = m.group(3).strip()
+            name, _, directive = (" " + text).partition(" # ")
+            d = re.match(r"(SKIP|XFAIL|XPASS|TODO)\b", directive, re.I)
+            subs.append((m.group(1) is None, m.group(2), name.strip(),
+                         d.group(1).upper() if d else None, text, line))
+    return plan, subs, bail
+
+
+def kselftest_results(add, allowed, boot, user):
+    """Every kselftest of the boot, its plan and each of its subtests.  A
+    test passes if it exits 0; a skip (exit 4, or a subtest's SKIP) only if
+    SKIPS_ALLOWED lists it; anything else (XFAIL, a missing result) fails."""
+    plan, results, bodies = run_kselftest_tap(user)
+    add(f"run_kselftest.sh ran {len(boot['tests'])} tests, one result each",
+        plan == len(boot["tests"]) == len(results),
+        f"plan {plan}, {len(results)} results")
+    for test in boot["tests"] + [t for t in results if t not in boot["tests"]]:
+        ok, directive, line = results.get(test, (False, "", "no result"))
+        whole_skip = ok and directive == "# SKIP" and skip_reason(boot, test, None)
+        if test in boot["must_fail"]:
+            add(f"{test} fails on a wrong expectation",
+                not ok and directive == "# exit=1", line)
+        elif whole_skip:
+            add(f"{test} (skipped, allowed)", True)
+            allowed.append((f"{boot['name']}: {test}", whole_skip))
         else:
-            ok, line = seen[test]
-            res.add(f"{name}: {test}", ok, line.strip())
+            add(test, ok and not directive, line)
+
+        tplan, subs, bail = test_tap(bodies.get(test, []))
+        if tplan is not None or subs or (test not in NO_TAP_TESTS and not whole_skip):
+            add(f"{test} planned and reported every subtest", tplan == len(subs),
+                f"plan 1..{tplan}, {len(subs)} results" if tplan is not None
+                else f"no plan, {len(subs)} results")
+        for line in bail:
+            add(f"{test} ran to its end", False, line)
+        if test in boot["must_fail"]:
+            add(f"{test} has a failed subtest", any(not s[0] for s in subs))
+            continue
+        for sok, num, name, sdir, text, line in subs:
+            what = f"{test} {name or '#' + num}"
+            if not sok or sdir not in (None, "SKIP"):
+                add(what, False, line)
+            elif sdir is None:
+                add(what, True)
+            elif skip_reason(boot, test, text):
+                add(f"{what} (skipped, allowed)", True)
+                allowed.append((f"{boot['name']}: {test} {text}",
+                                skip_reason(boot, test, text)))
+            else:
+                add(what, False, f"skipped, not in SKIPS_ALLOWED: {line}")
 
 
-def no_skips(res, name, text, tests):
-    """Every subtest of these tests ran: a skipped one proves nothing."""
-    for test in tests:
-        coll, prog = test.split(":")
-        m = re.search(rf"^# selftests: {re.escape(coll)}: {re.escape(prog)}$(.*?)"
-                      rf"^(not )?ok \d+ selftests: {re.escape(coll)}: {re.escape(prog)}",
-                      text, re.M | re.S)
-        body = m.group(1) if m else ""
-        res.add(f"{name}: {test} ran every subtest (no SKIP)",
-                bool(m) and "# SKIP" not in body and re.search(r"^# ok \d+", body, re.M),
-                "no output" if not m else "skipped subtests")
-
-
-def kunit_results(res, args, name, text):
+def kunit_results(add, kunit, text):
     """Parse KUnit's KTAP from the boot log with the kernel's kunit.py."""
     ktap = text.split("GMEM_TEST_BEGIN")[0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -182,7 +479,6 @@ def kunit_results(res, args, name, text):
         jsonf = os.path.join(tmp, "kunit.json")
         with open(logf, "w") as f:
             f.write(ktap)
-        kunit = os.path.join(args.tree, "tools/testing/kunit/kunit.py")
         subprocess.run([sys.executable, kunit, "parse", logf, f"--json={jsonf}"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -201,132 +497,314 @@ def kunit_results(res, args, name, text):
     for suite, minimum in KUNIT_SUITES.items():
         cases = suites.get(suite, [])
         if len(cases) < minimum:
-            res.add(f"{name}: kunit {suite}", False,
-                    f"{len(cases)} results, expected at least {minimum}")
+            add(f"kunit {suite}", False, f"{len(cases)} results, expected at least {minimum}")
             continue
         for case, status in cases:
-            res.add(f"{name}: kunit {case}", status == "PASS", status)
+            add(f"kunit {case}", status == "PASS", status)
 
 
-def gmem_lines(text):
-    """Kernel messages of gmem_cma (printk timestamps are on)."""
-    return [line.strip() for line in text.splitlines()
-            if re.search(r"^\[\s*\d+\.\d+\] gmem_cma: ", line)]
-
-
-def check_matrix_messages(res, name, text, expect, warnings, infos=()):
-    # Only the boot's own messages: the tests later log refusals on purpose.
-    lines = gmem_lines(text.split("GMEM_TEST_BEGIN")[0])
-    for nid, gb in sorted(expect.items()):
+def gmem_messages(add, boot, kernel):
+    """The kernel messages of gmem_cma: the boot's reports and expected
+    warnings once each before the tests, and nothing else but what the
+    boot's tests provoke on purpose (LOG_ALLOWED)."""
+    msgs = [(begun, m) for begun, m in kernel if GMEM_MSG.search(m)]
+    at_boot = [m for begun, m in msgs if not begun]
+    expected = []  # the boot-time lines counted here
+    for nid, gb in sorted(boot["reserved"].items()):
         pat = re.compile(rf"gmem_cma: node {nid}: reserved {gb}G in \d+ range\(s\) "
                          rf"as CMA area gmem{nid}")
-        n = sum(1 for line in lines if pat.search(line))
-        res.add(f"{name}: node {nid} reserved {gb}G reported once", n == 1, f"seen {n} times")
-    left = [line for line in lines if not re.search(r": reserved \d+G in ", line)]
-    for i in infos:
-        pat = re.compile(i)
-        hits = [line for line in left if pat.search(line)]
-        res.add(f"{name}: message /{i}/ once", len(hits) == 1, f"seen {len(hits)} times")
-        left = [line for line in left if not pat.search(line)]
-    for w in warnings:
-        pat = re.compile(w)
-        hits = [line for line in left if pat.search(line)]
-        res.add(f"{name}: warning /{w}/ once", len(hits) == 1, f"seen {len(hits)} times")
-        left = [line for line in left if not pat.search(line)]
-    res.add(f"{name}: no other gmem_cma messages", not left, "; ".join(left[:3]))
+        n = sum(1 for m in at_boot if pat.fullmatch(m))
+        add(f"node {nid} reserved {gb}G reported once", n == 1, f"seen {n} times")
+        expected.append(pat.fullmatch)
+    for kind, pats in (("message", boot["infos"]), ("warning", boot["warnings"])):
+        for p in pats:
+            pat = re.compile(p)
+            n = sum(1 for m in at_boot if pat.search(m))
+            add(f"{kind} /{p}/ once", n == 1, f"seen {n} times")
+            expected.append(pat.search)
+    allow = [re.compile(pat).fullmatch for (where, test, pat) in LOG_ALLOWED
+             if where in ("*", boot["name"]) and (test is None or test in boot["tests"])]
+    bad = [m for begun, m in msgs
+           if not any(match(m) for match in (allow if begun else expected + allow))]
+    add("no unexpected gmem_cma kernel messages", not bad, "; ".join(bad[:3]))
 
 
-def expect_arg(expect):
-    return "gmem_expect=" + ",".join(f"{n}:{g}" for n, g in sorted(expect.items())) \
-        if expect else "gmem_expect=0:0"
+def judge(boot, text, kunit=None):
+    """Every result of one boot, as (name, ok, detail), and the skips that
+    SKIPS_ALLOWED let through, as (what, reason): from the boot's
+    configuration and its console text only (kunit: the kernel's kunit.py,
+    which parses the KUnit results; needed if boot["kunit"])."""
+    results, allowed = [], []
+
+    def add(what, ok, detail=""):
+        results.append((f"{boot['name']}: {what}", bool(ok), detail))
+
+    user, kernel = split_console(text)
+    if boot["kunit"]:
+        kunit_results(add, kunit, text)
+    if boot["tests"]:
+        kselftest_results(add, allowed, boot, user)
+    for sub in boot["subtests"]:
+        add(f"{sub} ran (not skipped) and passed",
+            any(re.match(rf"# ok \d+ {re.escape(sub)}$", line) for line in user))
+    gmem_messages(add, boot, kernel)
+    for pat, n in boot["also"]:
+        seen = sum(1 for line in text.splitlines() if re.search(pat, line))
+        add(f"log has /{pat}/" + (f" {n} times or more" if n > 1 else ""), seen >= n,
+            f"seen {seen} times")
+    check_finished(add, boot, user)
+    check_log_clean(add, text)
+    return results, allowed
+
+
+# --self-test: consoles as a boot writes them, built from these subtests
+# (the other tests get two) and kernel messages printed while a test runs.
+SELF_TEST_SUBTESTS = {
+    "gmem_cma:gmem_cma_areas": ["areas.node_capacity_pages", "areas.total_capacity_pages",
+                                "areas.cma_sysfs_total_pages", "areas.meminfo_cma_total",
+                                "areas.debugfs_ranges_on_node", "areas.boot_pool_pages",
+                                "areas.capacity_read_only"],
+    "gmem_cma:gmem_cma_vmemmap.sh": ["vmemmap_trim reads 'on'", "vmemmap_trim is read-only",
+                                     "node 0 grows by 2 pages",
+                                     "node 0 saves 4095 vmemmap pages per folio",
+                                     "the total saving moves by as much"],
+    "kvm:guest_memfd_1g_test": ["gmem_1g.capabilities", "gmem_1g.rejects_bad_arguments",
+                                "global.no_pool_on_allowed_node # SKIP every node has a "
+                                "gmem_cma area", "gmem_1g.reserve_allocate_punch_close"],
+    "mm:hugetlb-vmemmap": ["HugeTLB vmemmap page flags"],
+}
+SELF_TEST_KMSGS = {
+    "gmem_cma:gmem_cma_pool": [
+        "gmem_cma: node 1: nr_pages: 'abc' is not a number of pages",
+        "gmem_cma: all nodes: nr_pages: 18446744073709551615 is above the capacity of 4 pages"],
+    "gmem_cma:gmem_cma_vmemmap.sh": [
+        "gmem_cma: node 0: cannot restore the vmemmap of 1 GiB page at pfn 0x140000 "
+        "(error -12): it stays trimmed",
+        "gmem_cma: node 0: nr_pages: reached 2 of 1 pages: CMA could not provide the rest"],
+    "kvm:guest_memfd_1g_test": [
+        "kvm: guest_memfd: guest_memfd_1g_[271]: cannot reserve 5 1 GiB pages: "
+        "not enough free gmem_cma pages",
+        "kvm: guest_memfd: fallocate(0, 0x200000) on a file of 1 GiB pages must be 1 GiB aligned"],
+}
+SELF_TEST_KUNIT = [
+    ("gmem_cma_cmdline", [("gmem_cma_parse_and_plan", [f"case {i}" for i in range(1, 20)]),
+                          ("gmem_cma_many_entries", [])]),
+    ("gmem_cma_pool", [("gmem_cma_pool_grow_shrink", []), ("gmem_cma_pool_reserve_alloc_free", []),
+                       ("gmem_cma_pool_bad_targets", [])]),
+    ("gmem_cma_vmemmap", [("gmem_cma_vmemmap_chunks", []),
+                          ("gmem_cma_vmemmap_refuses_changed", []),
+                          ("gmem_cma_vmemmap_bad_ranges", [])]),
+]
+
+
+def synthetic_console(boot, boot_msgs=()):
+    """A console of this boot in which everything passes."""
+    lines, clock = [], [0.0]
+
+    def kmsg(msg):
+        clock[0] += 0.01
+        lines.append(f"[{clock[0]:12.6f}] {msg}")
+
+    kmsg("Linux version 7.2.13 (check.py --self-test)")
+    kmsg(f"Kernel command line: console=ttyS0,115200 {boot['kargs']} -- {boot['iargs']}")
+    for nid, gb in sorted(boot["reserved"].items()):
+        kmsg(f"gmem_cma: node {nid}: reserved {gb}G in 1 range(s) as CMA area gmem{nid}")
+    for msg in boot_msgs:
+        kmsg(msg)
+    if boot["kunit"]:
+        kmsg("KTAP version 1")
+        kmsg(f"1..{len(SELF_TEST_KUNIT)}")
+        for i, (suite, cases) in enumerate(SELF_TEST_KUNIT, 1):
+            kmsg("    KTAP version 1")
+            kmsg(f"    # Subtest: {suite}")
+            kmsg(f"    1..{len(cases)}")
+            for j, (case, params) in enumerate(cases, 1):
+                if params:
+                    kmsg("        KTAP version 1")
+                    kmsg(f"        # Subtest: {case}")
+                    for k, param in enumerate(params, 1):
+                        kmsg(f"        ok {k} {param}")
+                    kmsg(f"    # {case}: pass:{len(params)} fail:0 skip:0 total:{len(params)}")
+                if case == "gmem_cma_vmemmap_refuses_changed":
+                    kmsg("gmem_cma: node 0: cannot trim the vmemmap of 1 GiB page at pfn "
+                         "0x140000 again (error -16)")
+                kmsg(f"    ok {j} {case}")
+            kmsg(f"# {suite}: pass:{len(cases)} fail:0 skip:0 total:{len(cases)}")
+            kmsg(f"ok {i} {suite}")
+    kmsg("Run /init as init process")
+    lines.append("GMEM_TEST_BEGIN mode=kselftest")
+    lines += ["TAP version 13", f"1..{len(boot['tests'])}"]
+    for i, test in enumerate(boot["tests"], 1):
+        coll, prog = test.split(":")
+        lines += ["# overriding timeout to 600", f"# selftests: {coll}: {prog}"]
+        if test in NO_TAP_TESTS:
+            lines.append("# Random seed: 0x6b8b4567")
+        else:
+            subs = SELF_TEST_SUBTESTS.get(test, [f"{prog}.first", f"{prog}.second"])
+            lines += ["# TAP version 13", f"# 1..{len(subs)}"]
+            lines += [f"# ok {j} {sub}" for j, sub in enumerate(subs, 1)]
+            lines.append(f"# # Totals: pass:{len(subs)} fail:0 xfail:0 xpass:0 skip:0 error:0")
+        for msg in SELF_TEST_KMSGS.get(test, []):
+            kmsg(msg)
+        lines.append(f"ok {i} selftests: {coll}: {prog}")
+    n = len(boot["tests"])
+    lines.append(f"# Totals: pass:{n} fail:0 xfail:0 xpass:0 skip:0 error:0")
+    lines.append(f"GMEM_TEST_END rc={boot['rc']}")
+    kmsg("reboot: Power down")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def edit(text, old, new):
+    """text with its first old replaced by new (None if old is not there)."""
+    return text.replace(old, new, 1) if text is not None and old in text else None
+
+
+def self_test(kunit):
+    """Judge built-in consoles: the passing ones must pass, and each broken
+    one must fail, on the result that looks at what was broken."""
+    boots = {b["name"]: b for b in all_boots()}
+    good = synthetic_console(boots["main"])
+    hang = ("[  240.000000] INFO: task kworker/u4:1:57 blocked for more than 122 seconds.\r\n"
+            "[  240.000001]       Not tainted 7.2.13 #1")
+
+    def before(anchor, line):
+        return edit(good, anchor, f"{line}\r\n{anchor}")
+
+    vm_ok = "ok 4 selftests: gmem_cma: gmem_cma_vmemmap.sh"
+    mismatch = synthetic_console(boots["selftest-catches-mismatch"])
+    mismatch = edit(edit(mismatch, "# ok 1 areas.node_capacity_pages",
+                         "# not ok 1 areas.node_capacity_pages"),
+                    "ok 1 selftests: gmem_cma: gmem_cma_areas",
+                    "not ok 1 selftests: gmem_cma: gmem_cma_areas # exit=1")
+    too_big = synthetic_console(boots["pool-prefill-too-big"], [
+        "gmem_cma: gmem_cma_pool: node 0: 2G asked for but its area holds 1G: skipped",
+        "gmem_cma: gmem_cma_pool: 'x' has no node but other entries do: skipped",
+        "gmem_cma: gmem_cma_pool: node 1: filled 1 pages"])
+    # (what, boot, console, None if it must pass, else a regex that one of
+    # the failed results must match)
+    cases = [
+        ("passing console", "main", good, None),
+        ("passing console, a TAP line cut by a kernel message", "main",
+         edit(good, "# ok 2 areas.total_capacity_pages",
+              "# ok 2 areas.total_[   51.000000] gmem_cma: node 1: nr_pages: 'abc' is not a "
+              "number of pages\r\ncapacity_pages"), None),
+        ("passing matrix boot (pool-prefill-too-big)", "pool-prefill-too-big", too_big, None),
+        ("kselftest that must fail fails (selftest-catches-mismatch)",
+         "selftest-catches-mismatch", mismatch, None),
+        ("WARNING: line", "main",
+         before(vm_ok, "[  120.000000] WARNING: CPU: 1 PID: 300 at mm/gmem_cma_pool.c:118 "
+                       "gmem_cma_pool_free+0x5a/0x90"), r"console free of"),
+        ("kselftest exiting 2 (XFAIL)", "main",
+         edit(good, "ok 3 selftests: gmem_cma: gmemctl.sh",
+              "ok 3 selftests: gmem_cma: gmemctl.sh # XFAIL"), r": gmem_cma:gmemctl\.sh$"),
+        ("kselftest exiting 4 (SKIP), not in SKIPS_ALLOWED", "main",
+         edit(good, "ok 3 selftests: gmem_cma: gmemctl.sh",
+              "ok 3 selftests: gmem_cma: gmemctl.sh # SKIP"), r": gmem_cma:gmemctl\.sh$"),
+        ("skipped subtest not in SKIPS_ALLOWED", "main",
+         edit(good, "# ok 2 areas.total_capacity_pages",
+              "# ok 2 areas.total_capacity_pages # SKIP debugfs not mounted"),
+         r"areas\.total_capacity_pages$"),
+        # SELF_TEST_SUBTESTS skip no_pool_on_allowed_node, as in the main boot.
+        ("skip allowed in main, in a boot that needs that subtest", "gmem-node0-only",
+         synthetic_console(boots["gmem-node0-only"]), r"no_pool_on_allowed_node"),
+        ("plan 1..5 but 4 results", "main",
+         edit(good, "# ok 5 the total saving moves by as much\r\n", ""),
+         r"gmem_cma_vmemmap\.sh planned"),
+        ("subtest results without a plan", "main",
+         edit(good, "# 1..5\r\n", ""), r"gmem_cma_vmemmap\.sh planned"),
+        ("a kselftest result missing from run_kselftest.sh's plan", "main",
+         edit(good, "ok 12 selftests: mm: hugetlb-read-hwpoison\r\n", ""),
+         r"run_kselftest\.sh ran"),
+        ("missing GMEM_TEST_END", "main", edit(good, "GMEM_TEST_END rc=0\r\n", ""),
+         r"guest ran to the end"),
+        ("GMEM_TEST_END rc=1", "main", edit(good, "GMEM_TEST_END rc=0", "GMEM_TEST_END rc=1"),
+         r"guest ran to the end"),
+        ("failing KUnit case", "main",
+         edit(good, "    ok 3 gmem_cma_pool_bad_targets",
+              "    not ok 3 gmem_cma_pool_bad_targets"), r"kunit .*gmem_cma_pool_bad_targets"),
+        ("unexpected gmem_cma warning", "main",
+         before(vm_ok, "[  130.000000] gmem_cma: node 0: cannot trim the vmemmap of 1 GiB page "
+                       "at pfn 0x140000 (error -12)"), r"no unexpected gmem_cma"),
+        ("gmem_cma warning expected in another boot only", "main",
+         before(vm_ok, "[  131.000000] kvm: guest_memfd: guest_memfd_1g_[300]: cannot reserve "
+                       "1 1 GiB pages: no gmem_cma pool on an allowed node"),
+         r"no unexpected gmem_cma"),
+        ("expected boot-time warning missing", "main",
+         edit(good, "gmem_cma: node 0: cannot trim the vmemmap of 1 GiB page at pfn 0x140000 "
+                    "again (error -16)", "gmem_cma_vmemmap: nothing to trim"),
+         r"warning /.*/ once"),
+        ("** 3 printk messages dropped **", "main",
+         before(vm_ok, "** 3 printk messages dropped **"), r"console free of"),
+        ("hung task report", "main", before(vm_ok, hang), r"console free of"),
+        ("soft lockup", "main",
+         before(vm_ok, "[  250.000000] watchdog: BUG: soft lockup - CPU#1 stuck for 26s! "
+                       "[gmem_cma_pool:301]"), r"console free of"),
+        ("RCU stall", "main",
+         before(vm_ok, "[  260.000000] rcu: INFO: rcu_preempt self-detected stall on CPU"),
+         r"console free of"),
+    ]
+    wrong = 0
+    for what, name, text, want in cases:
+        if text is None:
+            wrong += 1
+            print(f"self-test BAD  {what}: the console to break lacks the line to change")
+            continue
+        results, allowed = judge(boots[name], text, kunit)
+        failed = [(n, d) for n, ok, d in results if not ok]
+        if want is None:
+            right = not failed and (name != "main" or len(allowed) == 1)
+            why = (f"{failed[0][0]}: {failed[0][1]}" if failed else
+                   f"{len(results)} results, {len(allowed)} allowed skip(s)")
+        else:
+            hits = [(n, d) for n, d in failed if re.search(want, n)]
+            right = bool(hits)
+            why = f"{hits[0][0]}: {hits[0][1]}" if hits else f"no failed result /{want}/"
+        wrong += not right
+        print(f"self-test {'ok ' if right else 'BAD'}  {what}: "
+              f"{'FAILED' if failed else 'PASSED'} ({why[:120]})", flush=True)
+    print(f"check.py --self-test: {len(cases) - wrong} of {len(cases)} consoles judged right")
+    return 1 if wrong else 0
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--tree", required=True)
-    ap.add_argument("--kernel", required=True)
-    ap.add_argument("--initrd", required=True)
-    ap.add_argument("--logs", required=True)
+    ap.add_argument("--tree", help="the kernel tree (default for --self-test: build/linux)")
+    ap.add_argument("--kernel")
+    ap.add_argument("--initrd")
+    ap.add_argument("--logs")
     ap.add_argument("--only", help="run only boots whose name contains this")
+    ap.add_argument("--self-test", action="store_true",
+                    help="judge built-in consoles (no boot): each detector must fail")
     args = ap.parse_args()
     args.scripts = os.path.dirname(os.path.abspath(__file__))
+    tree = args.tree or os.path.join(os.path.dirname(args.scripts), "build", "linux")
+    kunit = os.path.join(tree, "tools/testing/kunit/kunit.py")
+    if args.self_test:
+        if not os.path.isfile(kunit):
+            print(f"check.py --self-test: no {kunit}: the KUnit results are parsed with the "
+                  "kernel's kunit.py; run 'make assemble' or give --tree", file=sys.stderr)
+            return 2
+        return self_test(kunit)
+    if not (args.tree and args.kernel and args.initrd and args.logs):
+        ap.error("--tree, --kernel, --initrd and --logs are required (or --self-test)")
     os.makedirs(args.logs, exist_ok=True)
     res = Results()
+    allowed = []
     start = time.time()
 
-    boots = [("main", None), ("vmm-demo", None), ("gmem-node0-only", None),
-             ("gmem-hwpoison", None), ("gmem-vmemmap-off", None)]
-    boots += [(m[0], m) for m in MATRIX]
-    for name, case in boots:
-        if args.only and args.only not in name:
+    for b in all_boots():
+        if args.only and args.only not in b["name"]:
             continue
-        if name == "vmm-demo":
-            # What "make run" shows: a VM on 1 GiB pages of node 1.
-            text = boot(args, name, "kunit.enable=0 gmem_cma=0:2G,1:2G", "gmem_test=run")
-            m = re.search(r"GMEM_TEST_END rc=(\d+)", text)
-            res.add(f"{name}: make run's report exits 0", bool(m and m.group(1) == "0"),
-                    m.group(0) if m else "no end")
-            for pat in (r"gmem_vm: PASS", r"pages_1g\D+1\b"):
-                res.add(f"{name}: report has /{pat}/", re.search(pat, text) is not None)
-        elif name == "gmem-node0-only":
-            # Node 1 has no area: a 1 GiB guest_memfd bound there gets ENODEV.
-            text = boot(args, name, "kunit.enable=0 gmem_cma=0:2G",
-                        "gmem_test=kselftest gmem_tests=kvm:guest_memfd_1g_test")
-            kselftest_results(res, name, text, ["kvm:guest_memfd_1g_test"])
-            res.add(f"{name}: no_pool_on_allowed_node ran (not skipped) and passed",
-                    re.search(r"^# ok \d+ global\.no_pool_on_allowed_node\s*$", text, re.M)
-                    is not None)
-        elif name == "gmem-hwpoison":
-            # Poisoned pages never come back: a boot of its own.
-            tests = ["gmem_cma:gmem_cma_hwpoison"]
-            text = boot(args, name, "kunit.enable=0 gmem_cma=0:2G,1:2G",
-                        f"gmem_test=kselftest gmem_tests={tests[0]} gmem_hwpoison_test")
-            kselftest_results(res, name, text, tests)
-            for c in HWPOISON_CASES:
-                res.add(f"{name}: {c} ran (not skipped) and passed",
-                        re.search(rf"^# ok \d+ global\.{c}\s*$", text, re.M) is not None)
-            res.add(f"{name}: the kernel logged the contained failures",
-                    len(re.findall(r"gmem_cma: memory failure at pfn", text)) >= 4)
-        elif name == "gmem-vmemmap-off":
-            # Nothing trimmed; everything else passes as in the main boot.
-            tests = OUR_TESTS + ["kvm:guest_memfd_1g_test"]
-            text = boot(args, name, "kunit.enable=0 gmem_cma=0:2G,1:2G gmem_cma_vmemmap=off",
-                        f"gmem_test=kselftest gmem_tests={','.join(tests)}")
-            kselftest_results(res, name, text, tests)
-        elif case is None:
-            tests = OUR_TESTS + KVM_TESTS + MM_TESTS
-            text = boot(args, name, "gmem_cma=0:2G,1:2G hugetlb_free_vmemmap=on hugepages=32",
-                        f"gmem_test=kselftest gmem_tests={','.join(tests)}")
-            no_skips(res, name, text, MM_TESTS)
-            kunit_results(res, args, name, text)
-            kselftest_results(res, name, text, tests)
-            # gmem_cma_vmemmap_refuses_changed provokes this one on purpose.
-            check_matrix_messages(res, name, text, {0: 2, 1: 2}, [
-                r"node \d: cannot trim the vmemmap of 1 GiB page at pfn 0x[0-9a-f]+ "
-                r"again \(error -16\)"])
-        else:
-            _, kargs, expect, warnings = case
-            pool, infos = POOL.get(name, ({}, []))
-            pool_arg = ("gmem_pool_expect=" + ",".join(f"{n}:{p}" for n, p in
-                                                        sorted(pool.items()))) if pool else ""
-            text = boot(args, name, f"kunit.enable=0 {kargs}",
-                        f"gmem_test=kselftest gmem_tests={OUR_TESTS[0]} "
-                        f"{expect_arg(expect)} {pool_arg}")
-            if name in MUST_FAIL:
-                m = re.search(r"^(not )?ok \d+ selftests: gmem_cma: gmem_cma_areas",
-                              text, re.M)
-                res.add(f"{name}: gmem_cma_areas fails on a wrong expectation",
-                        bool(m and m.group(1)), m.group(0) if m else "no result")
-                check_finished(res, name, text)
-                check_log_clean(res, name, text)
-                continue
-            kselftest_results(res, name, text, OUR_TESTS[:1])
-            check_matrix_messages(res, name, text, expect, warnings, infos)
-            for pat in ALSO.get(name, []):
-                res.add(f"{name}: log has /{pat}/", re.search(pat, text) is not None)
-        check_finished(res, name, text)
-        check_log_clean(res, name, text)
+        text = boot(args, b["name"], b["kargs"], b["iargs"])
+        results, skips = judge(b, text, kunit)
+        for name, ok, detail in results:
+            res.add(name, ok, detail)
+        allowed += skips
 
+    if allowed:
+        print("---- skips allowed by SKIPS_ALLOWED in scripts/check.py:")
+        for what, why in allowed:
+            print(f"SKIP {what}  (allowed: {why})")
     print(f"---- make check: {time.time() - start:.0f} s")
     print(f"{res.passed} passed, {res.failed} failed")
     return 1 if res.failed or not res.passed else 0

@@ -112,16 +112,18 @@ static int write_pfn(const char *path, unsigned long pfn)
 	return write_str(path, v);
 }
 
-static uint64_t page_flags(unsigned long pfn)
+/* The /proc/kpageflags of @pfn; failing to read it fails the test. */
+static uint64_t page_flags(struct __test_metadata *_metadata, unsigned long pfn)
 {
 	uint64_t v = 0;
-	int fd = open("/proc/kpageflags", O_RDONLY);
+	ssize_t n;
+	int fd;
 
-	if (fd >= 0) {
-		if (pread(fd, &v, sizeof(v), pfn * sizeof(v)) != sizeof(v))
-			v = 0;
-		close(fd);
-	}
+	fd = open("/proc/kpageflags", O_RDONLY);
+	ASSERT_GE(fd, 0) TH_LOG("/proc/kpageflags: %s", strerror(errno));
+	n = pread(fd, &v, sizeof(v), pfn * sizeof(v));
+	close(fd);
+	ASSERT_EQ(sizeof(v), n) TH_LOG("/proc/kpageflags of pfn 0x%lx", pfn);
 	return v;
 }
 
@@ -153,18 +155,25 @@ static long saved(int nid)
 	return read_long_fmt(GMEM_CMA_SYSFS "/node%d/vmemmap_saved_pages", nid);
 }
 
-static void require_run(struct __test_metadata *_metadata)
+/*
+ * Whether the test may run: only with gmem_hwpoison_test on the command
+ * line (a skip otherwise).  The boot that asks for it is made for it, so
+ * what it needs is then required, not a reason to skip.  The caller
+ * returns when this returns false: SKIP() here only leaves this function.
+ */
+static bool require_run(struct __test_metadata *_metadata)
 {
 	char cmdline[4096];
 
 	if (read_text("/proc/cmdline", cmdline, sizeof(cmdline)) ||
 	    !strstr(cmdline, "gmem_hwpoison_test"))
-		SKIP(return, "leaves poisoned pages: runs only with gmem_hwpoison_test");
-	if (access(CORRUPT, W_OK))
-		SKIP(return, "no hwpoison_inject");
-	if (read_long(GMEM_CMA_SYSFS "/node1/capacity_pages") < 2 ||
-	    read_long(GMEM_CMA_SYSFS "/node0/capacity_pages") < 2)
-		SKIP(return, "needs 2 pages of area on nodes 0 and 1");
+		SKIP(return false, "leaves poisoned pages: runs only with gmem_hwpoison_test");
+	EXPECT_EQ(0, access(CORRUPT, W_OK)) TH_LOG("no %s (CONFIG_HWPOISON_INJECT)", CORRUPT);
+	EXPECT_LE(2, read_long(GMEM_CMA_SYSFS "/node0/capacity_pages"))
+		TH_LOG("needs 2 pages of area on node 0");
+	EXPECT_LE(2, read_long(GMEM_CMA_SYSFS "/node1/capacity_pages"))
+		TH_LOG("needs 2 pages of area on node 1");
+	return !_metadata->exit_code;
 }
 
 /* A 1 GiB guest_memfd bound to node 1, in a new VM; returns the fd. */
@@ -190,30 +199,40 @@ static int gmem_on_node1(struct __test_metadata *_metadata, int *vm, uint64_t fl
 	return fd;
 }
 
-/* The one used folio of node 1. */
+/* The one used folio of node 1: exactly one must be listed. */
 static struct folio_line used_folio(struct __test_metadata *_metadata)
 {
-	struct folio_line f[8], none = { 0 };
-	int n = folios(1, f, 8), used = -1;
+	struct folio_line f[8];
+	int n = folios(1, f, 8), used = -1, nr_used = 0;
 
-	for (int i = 0; i < n; i++)
-		if (!strcmp(f[i].state, "used"))
+	ASSERT_GE(n, 0) TH_LOG("cannot read node 1 of %s", POOLS);
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(f[i].state, "used")) {
 			used = i;
-	EXPECT_GE(used, 0);
-	return used >= 0 ? f[used] : none;
+			nr_used++;
+		}
+	}
+	ASSERT_EQ(1, nr_used) TH_LOG("node 1 lists %d used folios", nr_used);
+	return f[used];
 }
 
 TEST(free_folio)
 {
 	struct folio_line f[8], *a, *b;
 	unsigned long pfn, healthy;
-	long base, hc, s0;
+	long base, hc, s0, p0;
 	int n;
 
-	require_run(_metadata);
+	if (!require_run(_metadata))
+		return;
+	/* Baselines: a missing counter (-1) fails here, not in a comparison. */
 	base = pool_pages(0);
+	ASSERT_GE(base, 0);
+	p0 = pool_field(0, "poisoned");
+	ASSERT_GE(p0, 0);
 	ASSERT_EQ(set_pages(0, base + 2), 0);
 	s0 = saved(0);
+	ASSERT_GE(s0, 2 * SAVED_PER_GB);
 	n = folios(0, f, 8);
 	ASSERT_EQ(n, base + 2);
 	a = &f[n - 2];
@@ -223,15 +242,17 @@ TEST(free_folio)
 	pfn = a->pfn + 5 * CHUNK + 7;
 	healthy = b->pfn;
 	hc = hw_corrupted_kb();
+	ASSERT_GE(hc, 0) TH_LOG("no HardwareCorrupted in /proc/meminfo");
 
 	EXPECT_EQ(write_pfn(CORRUPT, pfn), EBUSY);
-	EXPECT_EQ(pool_field(0, "poisoned"), 1);
+	EXPECT_EQ(pool_field(0, "poisoned"), p0 + 1);
 	EXPECT_EQ(pool_pages(0), base + 1);
 	EXPECT_EQ(saved(0), s0 - 8);
-	EXPECT_NE(page_flags(pfn) & (1ULL << KPF_HWPOISON), 0);
-	EXPECT_EQ(page_flags(pfn + 1) & (1ULL << KPF_HWPOISON), 0);
+	EXPECT_NE(page_flags(_metadata, pfn) & (1ULL << KPF_HWPOISON), 0);
+	EXPECT_EQ(page_flags(_metadata, pfn + 1) & (1ULL << KPF_HWPOISON), 0);
 	EXPECT_EQ(hw_corrupted_kb(), hc + 4);
 	n = folios(0, f, 8);
+	EXPECT_EQ(n, base + 2) TH_LOG("the poisoned folio is still listed, and the healthy one");
 	a = find(f, n, pfn & ~(PAGES_PER_GB - 1));
 	ASSERT_NE(a, NULL);
 	EXPECT_STREQ(a->state, "poisoned");
@@ -239,7 +260,7 @@ TEST(free_folio)
 
 	/* Again: already poisoned, nothing changes. */
 	EXPECT_EQ(write_pfn(CORRUPT, pfn), EBUSY);
-	EXPECT_EQ(pool_field(0, "poisoned"), 1);
+	EXPECT_EQ(pool_field(0, "poisoned"), p0 + 1);
 	EXPECT_EQ(hw_corrupted_kb(), hc + 4);
 
 	b = find(f, n, healthy);
@@ -250,7 +271,7 @@ TEST(free_folio)
 	/* The healthy folio goes back to CMA, the poisoned one stays out. */
 	EXPECT_EQ(set_pages(0, base), 0);
 	EXPECT_EQ(pool_pages(0), base);
-	EXPECT_EQ(pool_field(0, "poisoned"), 1);
+	EXPECT_EQ(pool_field(0, "poisoned"), p0 + 1);
 	EXPECT_EQ(saved(0), s0 - 8 - SAVED_PER_GB);
 }
 
@@ -260,19 +281,23 @@ TEST(private_file_folio)
 	struct folio_line u;
 	int vm, fd;
 
-	require_run(_metadata);
+	if (!require_run(_metadata))
+		return;
 	base = pool_pages(1);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(set_pages(1, base + 1), 0);
 	p0 = pool_field(1, "poisoned");
+	ASSERT_GE(p0, 0);
 	fd = gmem_on_node1(_metadata, &vm, 0);
 	ASSERT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, GB), 0);
 	u = used_folio(_metadata);
 	ASSERT_EQ(u.shared, 512);
 	s0 = saved(1);
+	ASSERT_GE(s0, SAVED_PER_GB);
 
 	EXPECT_EQ(write_pfn(CORRUPT, u.pfn + 300 * CHUNK + 1), EBUSY);
 	EXPECT_EQ(saved(1), s0 - 8);
-	EXPECT_NE(page_flags(u.pfn + 300 * CHUNK + 1) & (1ULL << KPF_HWPOISON), 0);
+	EXPECT_NE(page_flags(_metadata, u.pfn + 300 * CHUNK + 1) & (1ULL << KPF_HWPOISON), 0);
 	EXPECT_EQ(used_folio(_metadata).shared, 511);
 
 	close(fd);
@@ -289,10 +314,13 @@ TEST(mapped_file_folio)
 	char *mem;
 	int vm, fd;
 
-	require_run(_metadata);
+	if (!require_run(_metadata))
+		return;
 	base = pool_pages(1);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(set_pages(1, base + 1), 0);
 	p0 = pool_field(1, "poisoned");
+	ASSERT_GE(p0, 0);
 	fd = gmem_on_node1(_metadata, &vm, GUEST_MEMFD_FLAG_MMAP |
 			   GUEST_MEMFD_FLAG_INIT_SHARED);
 	mem = mmap(NULL, GB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -304,7 +332,7 @@ TEST(mapped_file_folio)
 	/* Soft offline cannot migrate a page of a held folio. */
 	EXPECT_EQ(madvise(mem + 20 * 4096, 4096, MADV_SOFT_OFFLINE), -1);
 	EXPECT_EQ(errno, EBUSY);
-	EXPECT_EQ(page_flags(u.pfn + 20) & (1ULL << KPF_HWPOISON), 0);
+	EXPECT_EQ(page_flags(_metadata, u.pfn + 20) & (1ULL << KPF_HWPOISON), 0);
 	EXPECT_STREQ(used_folio(_metadata).state, "used");
 
 	EXPECT_EQ(madvise(mem + 10 * 4096, 4096, MADV_HWPOISON), -1);

@@ -58,113 +58,184 @@ static long meminfo_kb(const char *key)
 	return read_text("/proc/meminfo", buf, sizeof(buf)) ? -1 : text_field(buf, key);
 }
 
-static void take(struct snapshot *s)
+/*
+ * A count read from a file: a missing or garbled file (read_long() -1 or
+ * -2) fails the test instead of being compared as a number.
+ */
+static long count_of(struct __test_metadata *_metadata, const char *fmt, int nid)
+{
+	char path[160];
+	long v;
+
+	snprintf(path, sizeof(path), fmt, nid);
+	v = read_long(path);
+	ASSERT_GE(v, 0) TH_LOG("%s: %s", path, v == -1 ? "cannot be read" : "not a number");
+	return v;
+}
+
+static void take(struct __test_metadata *_metadata, struct snapshot *s)
 {
 	int nid;
 
 	memset(s, 0, sizeof(*s));
 	for (nid = 0; nid < nr_nodes; nid++) {
-		s->cap[nid] = read_long_fmt(SYSFS "/node%d/capacity_pages", nid);
-		s->nr[nid] = read_long_fmt(SYSFS "/node%d/nr_pages", nid);
-		s->free[nid] = read_long_fmt(SYSFS "/node%d/free_pages", nid);
-		s->resv[nid] = read_long_fmt(SYSFS "/node%d/resv_pages", nid);
-		s->used[nid] = read_long_fmt(SYSFS "/node%d/used_pages", nid);
-		s->fail[nid] = read_long_fmt(SYSFS "/node%d/alloc_fail", nid);
-		s->cma_avail[nid] = read_long_fmt(CMA_AREA "/available_pages", nid);
-		s->cma_ok[nid] = read_long_fmt(CMA_AREA "/alloc_pages_success", nid);
-		s->cma_rel[nid] = read_long_fmt(CMA_AREA "/release_pages_success", nid);
+		s->cap[nid] = count_of(_metadata, SYSFS "/node%d/capacity_pages", nid);
+		s->nr[nid] = count_of(_metadata, SYSFS "/node%d/nr_pages", nid);
+		s->free[nid] = count_of(_metadata, SYSFS "/node%d/free_pages", nid);
+		s->resv[nid] = count_of(_metadata, SYSFS "/node%d/resv_pages", nid);
+		s->used[nid] = count_of(_metadata, SYSFS "/node%d/used_pages", nid);
+		s->fail[nid] = count_of(_metadata, SYSFS "/node%d/alloc_fail", nid);
+		if (!s->cap[nid])
+			continue;	/* no area, no CMA files */
+		s->cma_avail[nid] = count_of(_metadata, CMA_AREA "/available_pages", nid);
+		s->cma_ok[nid] = count_of(_metadata, CMA_AREA "/alloc_pages_success", nid);
+		s->cma_rel[nid] = count_of(_metadata, CMA_AREA "/release_pages_success", nid);
 	}
 }
 
 /*
- * Every report agrees with the pool sizes in @want (per node), and CMA's
- * success and release counters moved from @base by exactly the pages that
- * went out and came back.
+ * The pool sizes that writing @target to the global nr_pages must leave,
+ * from @nr before the write and the capacities @cap: one page at a time,
+ * the nodes in turn, a node dropping out once it is full (growing) or
+ * empty (shrinking), as Documentation/admin-guide/mm/gmem_cma.rst says.
+ */
+static void spread(const long *cap, long *nr, long target)
+{
+	int stuck[MAX_NODES] = { 0 };
+	long cur = 0;
+	bool grow, progress = true;
+	int nid;
+
+	for (nid = 0; nid < nr_nodes; nid++)
+		cur += nr[nid];
+	grow = target > cur;
+	while (cur != target && progress) {
+		progress = false;
+		for (nid = 0; nid < nr_nodes && cur != target; nid++) {
+			if (stuck[nid])
+				continue;
+			if (grow && nr[nid] < cap[nid]) {
+				nr[nid]++;
+				cur++;
+				progress = true;
+			} else if (!grow && nr[nid] > 0) {
+				nr[nid]--;
+				cur--;
+				progress = true;
+			} else {
+				stuck[nid] = 1;
+			}
+		}
+	}
+}
+
+/*
+ * Every report agrees with the pool sizes in @want (per node), which the
+ * caller worked out from what it wrote: nr_pages and free_pages per node
+ * and summed, nothing reserved or in use, the capacities and alloc_fail as
+ * in @base (taken before the write), /proc/meminfo, CMA's available pages,
+ * and CMA's success and release counters moved from @base by exactly the
+ * pages that went out (@grown) and came back (@shrunk).
  */
 static void check_all(struct __test_metadata *_metadata, const long *want,
 		      const struct snapshot *base, const long *grown,
 		      const long *shrunk)
 {
-	long sum[6] = { 0 };
+	long cap = 0, nr = 0, fail = 0;
 	struct snapshot s;
 	int nid;
 
-	take(&s);
+	take(_metadata, &s);
 	for (nid = 0; nid < nr_nodes; nid++) {
+		EXPECT_EQ(base->cap[nid], s.cap[nid]) TH_LOG("node %d capacity_pages", nid);
 		EXPECT_EQ(want[nid], s.nr[nid]) TH_LOG("node %d nr_pages", nid);
-		EXPECT_EQ(s.nr[nid], s.free[nid] + s.resv[nid] + s.used[nid]);
-		EXPECT_EQ(0, s.resv[nid]);
-		EXPECT_EQ(0, s.used[nid]);
-		sum[0] += s.cap[nid];
-		sum[1] += s.nr[nid];
-		sum[2] += s.free[nid];
-		sum[3] += s.resv[nid];
-		sum[4] += s.used[nid];
-		sum[5] += s.fail[nid];
-		if (s.cap[nid] <= 0)
+		EXPECT_EQ(want[nid], s.free[nid]) TH_LOG("node %d free_pages", nid);
+		EXPECT_EQ(0, s.resv[nid]) TH_LOG("node %d resv_pages", nid);
+		EXPECT_EQ(0, s.used[nid]) TH_LOG("node %d used_pages", nid);
+		EXPECT_EQ(base->fail[nid], s.fail[nid]) TH_LOG("node %d alloc_fail", nid);
+		cap += base->cap[nid];
+		nr += want[nid];
+		fail += base->fail[nid];
+		if (!base->cap[nid])
 			continue;
-		EXPECT_EQ(s.cap[nid] * PAGES_PER_GB - s.nr[nid] * PAGES_PER_GB,
-			  s.cma_avail[nid]) TH_LOG("node %d cma available_pages", nid);
+		EXPECT_EQ((base->cap[nid] - want[nid]) * PAGES_PER_GB, s.cma_avail[nid])
+			TH_LOG("node %d cma available_pages", nid);
 		EXPECT_EQ(base->cma_ok[nid] + grown[nid] * PAGES_PER_GB, s.cma_ok[nid])
 			TH_LOG("node %d cma alloc_pages_success", nid);
 		EXPECT_EQ(base->cma_rel[nid] + shrunk[nid] * PAGES_PER_GB, s.cma_rel[nid])
 			TH_LOG("node %d cma release_pages_success", nid);
 	}
-	EXPECT_EQ(sum[0], read_long_fmt(SYSFS "/capacity_pages", 0));
-	EXPECT_EQ(sum[1], read_long_fmt(SYSFS "/nr_pages", 0));
-	EXPECT_EQ(sum[2], read_long_fmt(SYSFS "/free_pages", 0));
-	EXPECT_EQ(sum[3], read_long_fmt(SYSFS "/resv_pages", 0));
-	EXPECT_EQ(sum[4], read_long_fmt(SYSFS "/used_pages", 0));
-	EXPECT_EQ(sum[5], read_long_fmt(SYSFS "/alloc_fail", 0));
-	EXPECT_EQ(sum[1] << 20, meminfo_kb("GmemCmaTotal:"));
-	EXPECT_EQ(sum[2] << 20, meminfo_kb("GmemCmaFree:"));
-	EXPECT_EQ(sum[3] << 20, meminfo_kb("GmemCmaRsvd:"));
+	/* read_long() gives -1 or -2 for a missing or bad file: never equal. */
+	EXPECT_EQ(cap, read_long(SYSFS "/capacity_pages"));
+	EXPECT_EQ(nr, read_long(SYSFS "/nr_pages"));
+	EXPECT_EQ(nr, read_long(SYSFS "/free_pages"));
+	EXPECT_EQ(0, read_long(SYSFS "/resv_pages"));
+	EXPECT_EQ(0, read_long(SYSFS "/used_pages"));
+	EXPECT_EQ(fail, read_long(SYSFS "/alloc_fail"));
+	EXPECT_EQ(nr << 20, meminfo_kb("GmemCmaTotal:"));
+	EXPECT_EQ(nr << 20, meminfo_kb("GmemCmaFree:"));
+	EXPECT_EQ(0, meminfo_kb("GmemCmaRsvd:"));
 }
 
 FIXTURE(pool) {
-	struct snapshot base;
+	struct snapshot base;	/* when the test started */
 	long start[MAX_NODES];	/* pool sizes when the test started */
-	long want[MAX_NODES], grown[MAX_NODES], shrunk[MAX_NODES];
+	long want[MAX_NODES];	/* pool sizes the writes so far must have left */
+	long total_cap;		/* the capacities of base, summed */
 	int node;	/* the smallest node with an area of two pages or more */
 };
 
 FIXTURE_SETUP(pool)
 {
+	char path[96];
+	long total;
 	int nid;
 
 	if (getuid())
 		SKIP(return, "needs root");
-	if (read_long_fmt(SYSFS "/capacity_pages", 0) <= 0)
+	total = read_long(SYSFS "/capacity_pages");
+	if (total == -1 && path_absent(SYSFS))
+		SKIP(return, "no %s: kernel without CONFIG_GMEM_CMA", SYSFS);
+	ASSERT_GE(total, 0) TH_LOG(SYSFS "/capacity_pages cannot be read or is not a number");
+	if (!total && !cmdline_has("gmem_cma"))
 		SKIP(return, "no gmem_cma areas (boot with gmem_cma=)");
-	for (nr_nodes = 0; nr_nodes < MAX_NODES; nr_nodes++)
-		if (read_long_fmt(SYSFS "/node%d/capacity_pages", nr_nodes) < 0)
+	ASSERT_GT(total, 0) TH_LOG("gmem_cma= is on the command line but no area exists");
+	for (nr_nodes = 0; nr_nodes < MAX_NODES; nr_nodes++) {
+		snprintf(path, sizeof(path), SYSFS "/node%d", nr_nodes);
+		if (path_absent(path))
 			break;
-	take(&self->base);
+	}
+	ASSERT_GT(nr_nodes, 0) TH_LOG("no " SYSFS "/node<N> directory");
+	take(_metadata, &self->base);
 	memcpy(self->start, self->base.nr, sizeof(self->start));
+	memcpy(self->want, self->base.nr, sizeof(self->want));
+	self->total_cap = 0;
 	self->node = -1;
 	for (nid = 0; nid < nr_nodes; nid++) {
-		self->want[nid] = self->base.nr[nid];
+		self->total_cap += self->base.cap[nid];
 		if (self->base.cap[nid] >= 2 &&
 		    (self->node < 0 || node_meminfo_kb(nid, "MemTotal:") <
 				       node_meminfo_kb(self->node, "MemTotal:")))
 			self->node = nid;
 	}
+	ASSERT_EQ(total, self->total_cap) TH_LOG("capacity_pages is not the sum of the nodes'");
 	if (self->node < 0)
 		SKIP(return, "needs a node with an area of two pages or more");
-	memset(self->grown, 0, sizeof(self->grown));
-	memset(self->shrunk, 0, sizeof(self->shrunk));
 }
 
-/* Put every pool back to its size at the start and check it is exact. */
+/*
+ * Put every pool back to its size at the start and check it is exact; over
+ * the whole test, CMA must have got back exactly the pages it gave out.
+ */
 FIXTURE_TEARDOWN(pool)
 {
 	long grown[MAX_NODES], shrunk[MAX_NODES];
-	struct snapshot now;
+	struct snapshot now, end;
 	int nid;
 
 	if (!nr_nodes)
 		return;
-	take(&now);
+	take(_metadata, &now);
 	for (nid = 0; nid < nr_nodes; nid++) {
 		long d = self->start[nid] - now.nr[nid];
 
@@ -173,30 +244,44 @@ FIXTURE_TEARDOWN(pool)
 		EXPECT_EQ(0, set_pages(nid, self->start[nid]));
 	}
 	check_all(_metadata, self->start, &now, grown, shrunk);
+	take(_metadata, &end);
+	for (nid = 0; nid < nr_nodes; nid++) {
+		if (!self->base.cap[nid])
+			continue;
+		EXPECT_EQ(end.cma_ok[nid] - self->base.cma_ok[nid],
+			  end.cma_rel[nid] - self->base.cma_rel[nid])
+			TH_LOG("node %d: CMA gave out and got back different amounts", nid);
+		EXPECT_EQ(0, (end.cma_ok[nid] - self->base.cma_ok[nid]) % PAGES_PER_GB);
+	}
 }
 
-/* Resize one node at a time, and both through the global file. */
+/*
+ * Set node @nid's pool (or the total, @nid < 0) to @pages, and check every
+ * report against what that write must leave: @pages on that node and the
+ * others as they were, or the total spread over the nodes in turn.
+ */
 static void resize(struct __test_metadata *_metadata, struct _test_data_pool *self,
 		   int nid, long pages)
 {
-	struct snapshot now;
+	long want[MAX_NODES], grown[MAX_NODES], shrunk[MAX_NODES];
+	struct snapshot before;
 	int n;
 
-	take(&now);
-	ASSERT_EQ(0, set_pages(nid, pages));
-	take(&self->base);	/* only the counters of CMA are compared to it */
-	memcpy(self->base.cma_ok, now.cma_ok, sizeof(now.cma_ok));
-	memcpy(self->base.cma_rel, now.cma_rel, sizeof(now.cma_rel));
+	take(_metadata, &before);
+	memcpy(want, self->want, sizeof(want));
+	if (nid < 0)
+		spread(self->base.cap, want, pages);
+	else
+		want[nid] = pages;
 	for (n = 0; n < nr_nodes; n++) {
-		long d = self->base.nr[n] - now.nr[n];
+		long d = want[n] - self->want[n];
 
-		self->grown[n] = d > 0 ? d : 0;
-		self->shrunk[n] = d < 0 ? -d : 0;
-		if (nid == n)
-			ASSERT_EQ(pages, self->base.nr[n]);
-		self->want[n] = self->base.nr[n];
+		grown[n] = d > 0 ? d : 0;
+		shrunk[n] = d < 0 ? -d : 0;
 	}
-	check_all(_metadata, self->want, &now, self->grown, self->shrunk);
+	ASSERT_EQ(0, set_pages(nid, pages)) TH_LOG("node %d <- %ld", nid, pages);
+	check_all(_metadata, want, &before, grown, shrunk);
+	memcpy(self->want, want, sizeof(want));
 }
 
 TEST_F(pool, grow_and_shrink_each_node)
@@ -215,18 +300,19 @@ TEST_F(pool, grow_and_shrink_each_node)
 
 TEST_F(pool, grow_and_shrink_total)
 {
-	long total = read_long_fmt(SYSFS "/capacity_pages", 0);
 	int nid;
 
 	resize(_metadata, self, -1, 0);
-	resize(_metadata, self, -1, total);
+	resize(_metadata, self, -1, self->total_cap);
 	for (nid = 0; nid < nr_nodes; nid++)
-		EXPECT_EQ(self->base.cap[nid], self->base.nr[nid]);
+		EXPECT_EQ(self->base.cap[nid],
+			  read_long_fmt(SYSFS "/node%d/nr_pages", nid)) TH_LOG("node %d", nid);
 	/* Shrinking the total spreads over the nodes, like nr_hugepages. */
 	resize(_metadata, self, -1, nr_nodes);
 	for (nid = 0; nid < nr_nodes; nid++)
 		if (self->base.cap[nid] > 0)
-			EXPECT_EQ(1, self->base.nr[nid]);
+			EXPECT_EQ(1, read_long_fmt(SYSFS "/node%d/nr_pages", nid))
+				TH_LOG("node %d", nid);
 	resize(_metadata, self, -1, 0);
 }
 
@@ -243,7 +329,7 @@ TEST_F(pool, bad_writes)
 	struct snapshot before, after;
 	int nid = self->node, i, w;
 
-	take(&before);
+	take(_metadata, &before);
 	for (w = 0; w < 2; w++) {
 		if (w)
 			snprintf(path, sizeof(path), SYSFS "/nr_pages");
@@ -252,11 +338,10 @@ TEST_F(pool, bad_writes)
 		for (i = 0; i < (int)ARRAY_SIZE(bad); i++)
 			EXPECT_EQ(bad[i].err, write_str(path, bad[i].val))
 				TH_LOG("%s <- bad[%d]", path, i);
-		snprintf(val, sizeof(val), "%ld\n",
-			 (w ? read_long_fmt(SYSFS "/capacity_pages", 0) : before.cap[nid]) + 1);
+		snprintf(val, sizeof(val), "%ld\n", (w ? self->total_cap : before.cap[nid]) + 1);
 		EXPECT_EQ(EINVAL, write_str(path, val)) TH_LOG("above capacity");
 	}
-	take(&after);
+	take(_metadata, &after);
 	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
 }
 
@@ -392,7 +477,9 @@ TEST_F_TIMEOUT(pool, grow_through_movable_memory, 600)
 	ASSERT_EQ(0, write_cache_file(nid));
 	buf = fill_node(nid, FILL_MARGIN_MB, &len);
 	ASSERT_NE(NULL, buf) TH_LOG("cannot fill node %d", nid);
-	lent = cap * PAGES_PER_GB - node_free_cma(nid);
+	lent = node_free_cma(nid);
+	ASSERT_GE(lent, 0) TH_LOG("no nr_free_cma for node %d in /proc/zoneinfo", nid);
+	lent = cap * PAGES_PER_GB - lent;
 	TH_LOG("node %d: %ld MiB of the area lent to movable pages", nid, lent >> 8);
 	EXPECT_GT(lent, PAGES_PER_GB / 4) TH_LOG("the area was not used by the allocator");
 
@@ -431,8 +518,7 @@ TEST_F_TIMEOUT(pool, pinned_block_fails_only_that_block, 600)
 	FILE *areas;
 	char *buf;
 
-	if (cap < 2)
-		SKIP(return, "needs an area of at least two blocks");
+	ASSERT_GE(cap, 2);	/* the fixture picked such a node */
 	areas = fopen("/sys/kernel/debug/gmem_cma/areas", "r");
 	ASSERT_NE(NULL, areas);
 	while (fgets(line, sizeof(line), areas)) {
@@ -470,8 +556,8 @@ TEST_F_TIMEOUT(pool, pinned_block_fails_only_that_block, 600)
 	iov.iov_len = 4096;
 	ASSERT_EQ(4096, vmsplice(pipefd[1], &iov, 1, 0));
 
-	fail0 = read_long_fmt(SYSFS "/node%d/alloc_fail", nid);
-	total_fail0 = read_long_fmt(SYSFS "/alloc_fail", 0);
+	fail0 = count_of(_metadata, SYSFS "/node%d/alloc_fail", nid);
+	total_fail0 = count_of(_metadata, SYSFS "/alloc_fail", 0);
 	EXPECT_EQ(ENOMEM, set_pages(nid, cap));
 	EXPECT_EQ(cap - 1, read_long_fmt(SYSFS "/node%d/nr_pages", nid));
 	EXPECT_EQ(fail0 + 1, read_long_fmt(SYSFS "/node%d/alloc_fail", nid));
@@ -481,6 +567,7 @@ TEST_F_TIMEOUT(pool, pinned_block_fails_only_that_block, 600)
 	close(pipefd[0]);
 	close(pipefd[1]);
 	EXPECT_EQ(0, set_pages(nid, cap));
+	EXPECT_EQ(cap, read_long_fmt(SYSFS "/node%d/nr_pages", nid));
 	munmap(buf, len);
 }
 

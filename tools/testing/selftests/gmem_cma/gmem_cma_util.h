@@ -75,12 +75,27 @@ static inline int write_str(const char *path, const char *val)
 	return err;
 }
 
-/* The number after @key in @text (as in /proc/meminfo), or -1. */
+/*
+ * The number after @key in @text (as in /proc/meminfo), or -1 if no line
+ * has @key (at its start or after a space: "CmaTotal:" does not match
+ * "GmemCmaTotal:") followed by a number.
+ */
 static inline long text_field(const char *text, const char *key)
 {
-	const char *p = strstr(text, key);
+	const char *p;
+	char *end;
+	long v;
 
-	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+	for (p = strstr(text, key); p; p = strstr(p + 1, key)) {
+		if (p != text && p[-1] != '\n' && p[-1] != ' ')
+			continue;
+		errno = 0;
+		v = strtol(p + strlen(key), &end, 10);
+		if (errno || end == p + strlen(key) || v < 0)
+			return -1;
+		return v;
+	}
+	return -1;
 }
 
 /* A field of /sys/devices/system/node/node<N>/meminfo, in kB. */
@@ -94,12 +109,16 @@ static inline long node_meminfo_kb(int nid, const char *key)
 	return text_field(text, key);
 }
 
-/* Free CMA pages in the zones of node @nid, from /proc/zoneinfo. */
+/*
+ * Free CMA pages in the zones of node @nid, from /proc/zoneinfo; -1 if no
+ * zone of the node reports nr_free_cma.
+ */
 static inline long node_free_cma(int nid)
 {
 	static char text[1 << 20];
 	char hdr[32], *z, *p, *next;
 	long sum = 0;
+	int found = 0;
 
 	if (read_text("/proc/zoneinfo", text, sizeof(text)))
 		return -1;
@@ -107,10 +126,38 @@ static inline long node_free_cma(int nid)
 	for (z = strstr(text, hdr); z; z = strstr(z + 1, hdr)) {
 		p = strstr(z, "nr_free_cma");
 		next = strstr(z + 1, "Node ");
-		if (p && (!next || p < next))
+		if (p && (!next || p < next)) {
 			sum += strtol(p + strlen("nr_free_cma"), NULL, 10);
+			found = 1;
+		}
 	}
-	return sum;
+	return found ? sum : -1;
+}
+
+/*
+ * @path does not exist.  Unlike read_long() returning -1, an unreadable
+ * file does not count.
+ */
+static inline int path_absent(const char *path)
+{
+	return access(path, F_OK) && errno == ENOENT;
+}
+
+/* "@key=" is a parameter of the kernel command line (before any "--"). */
+static inline int cmdline_has(const char *key)
+{
+	char text[4096], *p, *dashes;
+	size_t klen = strlen(key);
+
+	if (read_text("/proc/cmdline", text, sizeof(text)))
+		return 0;
+	dashes = strstr(text, " -- ");
+	if (dashes)
+		*dashes = '\0';
+	for (p = strstr(text, key); p; p = strstr(p + klen, key))
+		if ((p == text || p[-1] == ' ') && p[klen] == '=')
+			return 1;
+	return 0;
 }
 
 /* Bind a mapping to node @nid; 0 or -1. */

@@ -20,13 +20,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/falloc.h>
+/* The selftests' own linux/stddef.h lacks what the uapi header uses. */
+#ifndef __DECLARE_FLEX_ARRAY
+#define __DECLARE_FLEX_ARRAY(type, name) type name[0]
+#endif
+#include <linux/io_uring.h>
 #include <linux/mempolicy.h>
 #include <linux/sizes.h>
 
@@ -104,6 +113,62 @@ static int set_pool(int nid, long pages)
 	return ret;
 }
 
+static long global_stat(const char *name)
+{
+	char path[128], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), SYSFS "/%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* A "<name>: <n> kB" line of /proc/meminfo in 1 GiB pages, -1 if absent. */
+static long meminfo_gb(const char *name)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, strlen(name)) && line[strlen(name)] == ':')
+			sscanf(line + strlen(name) + 1, "%ld", &kb);
+	fclose(f);
+	return kb < 0 ? -1 : kb / (SZ_1G / 1024);
+}
+
+/*
+ * The global sysfs counters and the GmemCma lines of /proc/meminfo agree
+ * with the per-node ones in @now (only nodes 0 and 1 have areas here).
+ */
+static bool totals_agree(const struct pool *now)
+{
+	long nr = now[0].nr + now[1].nr, free = now[0].free + now[1].free;
+	long resv = now[0].resv + now[1].resv, used = now[0].used + now[1].used;
+	long g[4] = { global_stat("nr_pages"), global_stat("free_pages"),
+		      global_stat("resv_pages"), global_stat("used_pages") };
+	long mi[3] = { meminfo_gb("GmemCmaTotal"), meminfo_gb("GmemCmaFree"),
+		       meminfo_gb("GmemCmaRsvd") };
+
+	if (g[0] == nr && g[1] == free && g[2] == resv && g[3] == used &&
+	    mi[0] == nr && mi[1] == free && mi[2] == resv)
+		return true;
+	fprintf(stderr,
+		"totals: sysfs nr %ld free %ld resv %ld used %ld, meminfo total %ld free %ld rsvd %ld; nodes: nr %ld free %ld resv %ld used %ld\n",
+		g[0], g[1], g[2], g[3], mi[0], mi[1], mi[2], nr, free, resv, used);
+	return false;
+}
+
 /* Pools equal to @base except for per-node resv/used deltas. */
 static bool pools_are(const struct pool *base, const long *dresv,
 		      const long *dused)
@@ -112,6 +177,16 @@ static bool pools_are(const struct pool *base, const long *dresv,
 	int nid;
 
 	read_pools(now);
+	for (nid = 0; nid < NR_NODES; nid++) {
+		/* A counter that cannot be read never matches. */
+		if (now[nid].nr < 0 || now[nid].free < 0 || now[nid].resv < 0 ||
+		    now[nid].used < 0) {
+			fprintf(stderr, "node %d: a pool counter is missing\n", nid);
+			return false;
+		}
+	}
+	if (!totals_agree(now))
+		return false;
 	for (nid = 0; nid < NR_NODES; nid++) {
 		long r = dresv ? dresv[nid] : 0, u = dused ? dused[nid] : 0;
 
@@ -292,25 +367,42 @@ static long set_policy(int mode, unsigned long nodes)
 		       mode ? 8 * sizeof(nodes) : 0);
 }
 
-static void *map_aligned(int fd, size_t size)
+/*
+ * Map @size bytes of @fd (or anonymous memory if @fd < 0) where a VMM's
+ * allocator would: 2 MiB-aligned, and 2 MiB past a 1 GiB boundary so that
+ * nothing passes only because the address happens to be 1 GiB-aligned.
+ * @skew (a multiple of 4 KiB) moves the address further.
+ */
+static void *map_vmm(int fd, size_t size, size_t skew)
 {
+	size_t span = size + 2UL * SZ_1G;
 	char *area, *addr;
 
-	area = mmap(NULL, size + SZ_1G, PROT_NONE,
+	area = mmap(NULL, span, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (area == MAP_FAILED)
 		return MAP_FAILED;
 	addr = (char *)(((unsigned long)area + SZ_1G - 1) & ~(SZ_1G - 1UL));
-	addr = mmap(addr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		    fd, 0);
+	addr += SZ_2M + skew;
+	if (fd >= 0)
+		addr = mmap(addr, size, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_FIXED, fd, 0);
+	else
+		addr = mmap(addr, size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			    MAP_FIXED, -1, 0);
 	if (addr == MAP_FAILED) {
-		munmap(area, size + SZ_1G);
+		munmap(area, span);
 		return MAP_FAILED;
 	}
-	if (addr > area)
-		munmap(area, addr - area);
-	munmap(addr + size, area + SZ_1G - addr);
+	munmap(area, addr - area);
+	munmap(addr + size, area + span - (addr + size));
 	return addr;
+}
+
+static void *map_aligned(int fd, size_t size)
+{
+	return map_vmm(fd, size, 0);
 }
 
 FIXTURE(gmem_1g) {
@@ -507,6 +599,8 @@ TEST_F(gmem_1g, reserve_allocate_punch_close)
 	ASSERT_FALSE(file_info(fd, &pages, &resv, &used, nresv, nused));
 }
 
+static void guest_rw(u64 gpa, u64 size, u64 host_seed, u64 base);
+
 /* Create a @gib GiB file under a policy; check where it reserved. */
 static void check_policy(struct __test_metadata *_metadata, struct kvm_vm *vm,
 			 const struct pool *base, int mode, unsigned long nodes,
@@ -539,6 +633,60 @@ TEST_F(gmem_1g, memory_policies)
 	/* Interleave: round-robin. */
 	check_policy(_metadata, self->vm, self->base, MPOL_INTERLEAVE, 3, 2, 1, 1);
 	check_policy(_metadata, self->vm, self->base, MPOL_INTERLEAVE, 3, 4, 2, 2);
+	/* Preferred-many: those nodes first (nearest first), then the rest. */
+	check_policy(_metadata, self->vm, self->base, MPOL_PREFERRED_MANY, 2, 1, 0, 1);
+	check_policy(_metadata, self->vm, self->base, MPOL_PREFERRED_MANY, 2, 3, 1, 2);
+	check_policy(_metadata, self->vm, self->base, MPOL_PREFERRED_MANY, 3, 3, 2, 1);
+	/* Weighted interleave: round-robin over the nodes too. */
+	check_policy(_metadata, self->vm, self->base, MPOL_WEIGHTED_INTERLEAVE, 3, 2, 1, 1);
+	check_policy(_metadata, self->vm, self->base, MPOL_WEIGHTED_INTERLEAVE, 3, 3, 2, 1);
+}
+
+/*
+ * mbind() on a mapping of the file also places the pages KVM faults in
+ * (not only host faults): page 0 bound to node 1, page 1 to node 0, both
+ * allocated by KVM_PRE_FAULT_MEMORY of a DEFAULT VM.
+ */
+TEST_F_TIMEOUT(gmem_1g, kvm_faults_follow_mbind, 120)
+{
+	struct kvm_pre_fault_memory range = { .gpa = GPA, .size = 2UL * SZ_1G };
+	long dused[NR_NODES] = { 1, 1 }, pages, resv, used;
+	long nresv[NR_NODES], nused[NR_NODES];
+	unsigned long n1 = 2, n0 = 1;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	char *mem;
+	int fd, r;
+
+	vm = __vm_create_shape_with_one_vcpu(VM_SHAPE_DEFAULT, &vcpu,
+					     SZ_8M / PAGE_SIZE, guest_rw);
+	ASSERT_EQ(0, set_policy(MPOL_INTERLEAVE, 3));
+	fd = create_gmem(vm, 2UL * SZ_1G, SHARED_FLAGS, 30);
+	ASSERT_EQ(0, set_policy(MPOL_DEFAULT, 0));
+	ASSERT_LE(0, fd);
+	mem = map_aligned(fd, 2UL * SZ_1G);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, syscall(__NR_mbind, mem, SZ_1G, MPOL_BIND, &n1, 64, 0));
+	ASSERT_EQ(0, syscall(__NR_mbind, mem + SZ_1G, SZ_1G, MPOL_BIND, &n0, 64, 0));
+	vm_set_user_memory_region2(vm, SLOT, KVM_MEM_GUEST_MEMFD, GPA,
+				   2UL * SZ_1G, mem, fd, 0);
+	do {
+		r = __vcpu_ioctl(vcpu, KVM_PRE_FAULT_MEMORY, &range);
+	} while (r < 0 && (errno == EINTR || errno == EAGAIN));
+	ASSERT_EQ(0, r);
+	ASSERT_TRUE(file_info(fd, &pages, &resv, &used, nresv, nused));
+	ASSERT_EQ(2, used);
+	ASSERT_EQ(1, nused[0]);
+	ASSERT_EQ(1, nused[1]);
+	ASSERT_TRUE(pools_are(self->base, NULL, dused));
+	/* Host reads find KVM's pages: page 0 on node 1, page 1 on node 0. */
+	ASSERT_EQ(0, mem[SZ_2M]);
+	ASSERT_EQ(0, mem[SZ_1G + SZ_2M]);
+	ASSERT_EQ(1, page_node(mem + SZ_2M));
+	ASSERT_EQ(0, page_node(mem + SZ_1G + SZ_2M));
+	munmap(mem, 2UL * SZ_1G);
+	close(fd);
+	kvm_vm_free(vm);
 }
 
 TEST_F(gmem_1g, placement_follows_policy)
@@ -641,8 +789,11 @@ static void guest_rw(u64 gpa, u64 size, u64 host_seed, u64 base)
 	for (off = 0; off < size; off += PAGE_SIZE) {
 		u64 *p = (u64 *)(gpa + off);
 
-		if (host_seed)
-			GUEST_ASSERT_EQ(READ_ONCE(*p), host_seed ^ (base + off));
+		/* Without a host pattern the page is new: zeroed. */
+		GUEST_ASSERT_EQ(READ_ONCE(*p),
+				host_seed ? host_seed ^ (base + off) : 0);
+		GUEST_ASSERT_EQ(READ_ONCE(p[PAGE_SIZE / 8 - 1]),
+				host_seed ? READ_ONCE(p[PAGE_SIZE / 8 - 1]) : 0);
 		WRITE_ONCE(*p, (gpa + off) ^ 0x600dcafe);
 	}
 	for (off = 0; off < size; off += PAGE_SIZE)
@@ -665,9 +816,11 @@ static u64 vm_stat(struct kvm_vm *vm, const char *name)
  * @skew moves the slot's guest address, @offset its place in the file.
  */
 static void run_shared_vm(struct __test_metadata *_metadata, u64 file_size,
-			  u64 skew, u64 offset, u64 want_1g)
+			  u64 skew, u64 offset, int want_level)
 {
 	const u64 seed = 0x1234567890abcdefULL, size = SZ_1G;
+	/* 4 KiB mappings cost a nested fault each under TCG: touch less. */
+	const u64 touch = want_level == PG_LEVEL_4K ? SZ_64M : size;
 	const u64 gpa = GPA + skew;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
@@ -678,23 +831,25 @@ static void run_shared_vm(struct __test_metadata *_metadata, u64 file_size,
 					     SZ_8M / PAGE_SIZE, guest_rw);
 	fd = create_gmem(vm, file_size, SHARED_FLAGS, 30);
 	ASSERT_LE(0, fd);
-	vm_set_user_memory_region2(vm, SLOT, KVM_MEM_GUEST_MEMFD, gpa, size,
-				   NULL, fd, offset);
 	mem = map_aligned(fd, file_size);
 	ASSERT_NE(MAP_FAILED, mem);
+	vm_set_user_memory_region2(vm, SLOT, KVM_MEM_GUEST_MEMFD, gpa, size,
+				   (char *)mem + offset, fd, offset);
 	for (off = 0; off < size; off += PAGE_SIZE)
 		mem[(offset + off) / 8] = seed ^ (offset + off);
 	virt_map_level(vm, gpa, gpa, size, PG_LEVEL_2M);
-	vcpu_args_set(vcpu, 4, gpa, size, seed, offset);
+	vcpu_args_set(vcpu, 4, gpa, touch, seed, offset);
 	vcpu_run(vcpu);
 	TEST_ASSERT_EQ(get_ucall(vcpu, NULL), UCALL_DONE);
-	for (off = 0; off < size; off += PAGE_SIZE)
+	for (off = 0; off < touch; off += PAGE_SIZE)
 		if (mem[(offset + off) / 8] != ((gpa + off) ^ 0x600dcafe))
 			break;
-	ASSERT_EQ(size, off);
-	ASSERT_EQ(want_1g, vm_stat(vm, "pages_1g"));
-	if (!want_1g)
+	ASSERT_EQ(touch, off);
+	ASSERT_EQ(want_level == PG_LEVEL_1G, vm_stat(vm, "pages_1g"));
+	if (want_level == PG_LEVEL_2M)
 		ASSERT_LT(0, vm_stat(vm, "pages_2m"));
+	if (want_level == PG_LEVEL_4K)
+		ASSERT_EQ(0, vm_stat(vm, "pages_2m"));
 	munmap(mem, file_size);
 	close(fd);
 	kvm_vm_free(vm);
@@ -702,19 +857,34 @@ static void run_shared_vm(struct __test_metadata *_metadata, u64 file_size,
 
 TEST_F_TIMEOUT(gmem_1g, shared_vm_1g_mappings, 300)
 {
-	run_shared_vm(_metadata, SZ_1G, 0, 0, 1);
+	run_shared_vm(_metadata, SZ_1G, 0, 0, PG_LEVEL_1G);
 }
 
 /* The slot's guest address is 2 MiB off: 2 MiB mappings at most. */
 TEST_F_TIMEOUT(gmem_1g, shared_vm_misaligned_gpa, 300)
 {
-	run_shared_vm(_metadata, SZ_1G, SZ_2M, 0, 0);
+	run_shared_vm(_metadata, SZ_1G, SZ_2M, 0, PG_LEVEL_2M);
 }
 
 /* The slot starts 2 MiB into the file: 2 MiB mappings at most. */
 TEST_F_TIMEOUT(gmem_1g, shared_vm_misaligned_offset, 300)
 {
-	run_shared_vm(_metadata, 2UL * SZ_1G, 0, SZ_2M, 0);
+	run_shared_vm(_metadata, 2UL * SZ_1G, 0, SZ_2M, PG_LEVEL_2M);
+}
+
+/*
+ * The slot starts 64 KiB into the file: guest_memfd must report an order
+ * KVM maps (0 here, never 4), so 4 KiB mappings only.
+ */
+TEST_F_TIMEOUT(gmem_1g, shared_vm_offset_64k, 300)
+{
+	run_shared_vm(_metadata, 2UL * SZ_1G, 0, SZ_64K, PG_LEVEL_4K);
+}
+
+/* 4 MiB into the file: order 10 is reported as 9, 2 MiB mappings. */
+TEST_F_TIMEOUT(gmem_1g, shared_vm_offset_4m, 300)
+{
+	run_shared_vm(_metadata, 2UL * SZ_1G, 0, 4 * SZ_1M, PG_LEVEL_2M);
 }
 
 /*
@@ -731,13 +901,17 @@ static struct kvm_vm *private_vm(struct __test_metadata *_metadata, u64 size,
 	};
 	struct kvm_pre_fault_memory range = { .gpa = GPA, .size = size };
 	struct kvm_vm *vm;
+	void *shared;
 	int r;
 
 	vm = __vm_create_shape_with_one_vcpu(shape, vcpu, SZ_8M / PAGE_SIZE, guest);
 	*fd = create_gmem(vm, size, HUGE_FLAGS, 30);
 	ASSERT_LE(0, *fd);
+	/* The shared side where a VMM puts it: 2 MiB- but not 1 GiB-aligned. */
+	shared = map_vmm(-1, size, 0);
+	ASSERT_NE(MAP_FAILED, shared);
 	vm_set_user_memory_region2(vm, SLOT, KVM_MEM_GUEST_MEMFD, GPA, size,
-				   NULL, *fd, 0);
+				   shared, *fd, 0);
 	vm_mem_set_private(vm, GPA, size);
 	virt_map_level(vm, GPA, GPA, size, PG_LEVEL_2M);
 	do {
@@ -774,8 +948,10 @@ static void guest_write_check_twice(u64 gpa, u64 size)
 {
 	u64 off;
 
-	for (off = 0; off < size; off += PAGE_SIZE)
+	for (off = 0; off < size; off += PAGE_SIZE) {
+		GUEST_ASSERT_EQ(READ_ONCE(*(u64 *)(gpa + off)), 0);
 		WRITE_ONCE(*(u64 *)(gpa + off), (gpa + off) ^ 0xfeedf00d);
+	}
 	for (off = 0; off < size; off += PAGE_SIZE)
 		GUEST_ASSERT_EQ(READ_ONCE(*(u64 *)(gpa + off)), (gpa + off) ^ 0xfeedf00d);
 	GUEST_SYNC(1);
@@ -1052,6 +1228,790 @@ TEST_F_TIMEOUT(gmem_1g, fault_vs_punch_stress, 240)
 		       r[0].ok, r[1].ok, r[2].ok, r[3].ok);
 	munmap(mem, 2UL * SZ_1G);
 	close(fd);
+}
+
+/*
+ * A SW_PROTECTED VM with a 2 GiB slot whose shared side (userspace_addr) is
+ * anonymous memory @skew bytes past where a VMM would put it: the first GiB
+ * private, the second shared.  Private memory gets a 1 GiB entry whatever
+ * userspace_addr is; shared memory keeps the host-mapping rule (2 MiB with
+ * a 2 MiB-aligned address and THP, 4 KiB when the address is not).
+ */
+static void run_split_vm(struct __test_metadata *_metadata, u64 skew,
+			 int want_shared_level)
+{
+	const struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+	const u64 size = 2UL * SZ_1G;
+	struct kvm_pre_fault_memory range = { .gpa = GPA, .size = SZ_1G };
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	u64 *shared, off;
+	int fd, r;
+
+	vm = __vm_create_shape_with_one_vcpu(shape, &vcpu, SZ_8M / PAGE_SIZE,
+					     guest_rw);
+	fd = create_gmem(vm, size, HUGE_FLAGS, 30);
+	ASSERT_LE(0, fd);
+	shared = map_vmm(-1, size, skew);
+	ASSERT_NE(MAP_FAILED, shared);
+	ASSERT_EQ(0, madvise(shared, size, MADV_HUGEPAGE));
+	vm_set_user_memory_region2(vm, SLOT, KVM_MEM_GUEST_MEMFD, GPA, size,
+				   shared, fd, 0);
+	vm_mem_set_private(vm, GPA, SZ_1G);
+	virt_map_level(vm, GPA, GPA, size, PG_LEVEL_2M);
+	do {
+		r = __vcpu_ioctl(vcpu, KVM_PRE_FAULT_MEMORY, &range);
+	} while (r < 0 && (errno == EINTR || errno == EAGAIN));
+	ASSERT_EQ(0, r);
+	ASSERT_EQ(1, vm_stat(vm, "pages_1g"));
+
+	/* The guest writes and checks the private GiB and 64 MiB shared. */
+	vcpu_args_set(vcpu, 4, GPA, SZ_1G + SZ_64M, 0, 0);
+	vcpu_run(vcpu);
+	TEST_ASSERT_EQ(get_ucall(vcpu, NULL), UCALL_DONE);
+	for (off = 0; off < SZ_64M; off += PAGE_SIZE)
+		if (shared[(SZ_1G + off) / 8] != ((GPA + SZ_1G + off) ^ 0x600dcafe))
+			break;
+	ASSERT_EQ(SZ_64M, off);
+	ASSERT_EQ(1, vm_stat(vm, "pages_1g"));
+	if (want_shared_level == PG_LEVEL_2M) {
+		ASSERT_LT(0, vm_stat(vm, "pages_2m"));
+	} else {
+		ASSERT_EQ(0, vm_stat(vm, "pages_2m"));
+	}
+	close(fd);
+	kvm_vm_free(vm);
+	munmap(shared, size);
+}
+
+TEST_F_TIMEOUT(gmem_1g, private_1g_with_vmm_shared_address, 300)
+{
+	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
+		SKIP(return, "no KVM_X86_SW_PROTECTED_VM");
+	run_split_vm(_metadata, 0, PG_LEVEL_2M);
+}
+
+TEST_F_TIMEOUT(gmem_1g, private_1g_with_4k_skewed_shared_address, 300)
+{
+	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
+		SKIP(return, "no KVM_X86_SW_PROTECTED_VM");
+	run_split_vm(_metadata, PAGE_SIZE, PG_LEVEL_4K);
+}
+
+/*
+ * Only VM types without a per-page make-private step take huge pages:
+ * DEFAULT and SW_PROTECTED on x86.  Every other type this host can create
+ * must report no huge page size and refuse the flag with EINVAL.
+ */
+TEST_F(gmem_1g, vm_types)
+{
+	unsigned long types = kvm_check_cap(KVM_CAP_VM_TYPES);
+	int type, kvm_fd, vm_fd, tried = 0;
+
+	kvm_fd = open_kvm_dev_path_or_exit();
+	for (type = 0; type < 32; type++) {
+		struct kvm_create_guest_memfd args = {
+			.size = SZ_1G,
+			.flags = HUGE_FLAGS,
+			.huge_page_size_log2 = 30,
+		};
+		bool huge = type == KVM_X86_DEFAULT_VM ||
+			    type == KVM_X86_SW_PROTECTED_VM;
+		int fd;
+
+		if (!(types & BIT(type)))
+			continue;
+		vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, type);
+		if (vm_fd < 0) {
+			/* Listed but not creatable here (no SEV firmware). */
+			ksft_print_msg("VM type %d: cannot create (%s)\n", type,
+				       strerror(errno));
+			continue;
+		}
+		tried++;
+		ASSERT_EQ(huge ? 1UL << 30 : 0,
+			  ioctl(vm_fd, KVM_CHECK_EXTENSION,
+				KVM_CAP_GUEST_MEMFD_HUGE_PAGE_SIZES));
+		ASSERT_EQ(huge, !!(ioctl(vm_fd, KVM_CHECK_EXTENSION,
+					 KVM_CAP_GUEST_MEMFD_FLAGS) & HUGE_FLAGS));
+		fd = ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &args);
+		if (huge) {
+			ASSERT_LE(0, fd);
+			close(fd);
+		} else {
+			ASSERT_EQ(-1, fd);
+			ASSERT_EQ(EINVAL, errno);
+		}
+		ksft_print_msg("VM type %d: huge pages %s\n", type,
+			       huge ? "accepted" : "refused");
+		close(vm_fd);
+	}
+	close(kvm_fd);
+	ASSERT_LE(2, tried);
+}
+
+/* A 1 GiB shared file, mapped as a VMM would and written with a pattern. */
+static char *pattern_file(struct __test_metadata *_metadata, struct kvm_vm *vm,
+			  int *fd)
+{
+	u64 off, *mem;
+
+	*fd = create_gmem(vm, SZ_1G, SHARED_FLAGS, 30);
+	ASSERT_LE(0, *fd);
+	mem = map_aligned(*fd, SZ_1G);
+	ASSERT_NE(MAP_FAILED, mem);
+	for (off = 0; off < SZ_1G; off += PAGE_SIZE)
+		mem[off / 8] = 0x5eed0000 ^ off;
+	return (char *)mem;
+}
+
+/* Offsets (multiples of 4 KiB) in [@start, @end) whose pattern is wrong. */
+static u64 pattern_bad(const char *mem, u64 start, u64 end, u64 step)
+{
+	u64 off, bad = 0;
+
+	for (off = start; off < end; off += step)
+		bad += *(const u64 *)(mem + off) != (0x5eed0000 ^ off);
+	return bad;
+}
+
+/* The pfns of [@addr, @addr + @size) are one physically contiguous run. */
+static bool contiguous(const char *addr, u64 size, unsigned long *first)
+{
+	u64 n = size / PAGE_SIZE, i, *pm = malloc(n * sizeof(u64));
+	bool ok;
+	int fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	ok = pm && fd >= 0 &&
+	     pread(fd, pm, n * 8, (unsigned long)addr / PAGE_SIZE * 8) == (ssize_t)(n * 8);
+	for (i = 0; ok && i < n; i++)
+		ok = (pm[i] >> 63) &&
+		     (pm[i] & ((1ULL << 55) - 1)) == (pm[0] & ((1ULL << 55) - 1)) + i;
+	if (ok && first)
+		*first = pm[0] & ((1ULL << 55) - 1);
+	if (fd >= 0)
+		close(fd);
+	free(pm);
+	return ok;
+}
+
+/* The folio at @pfn is still one 1 GiB compound page (head, then tails). */
+static bool still_whole(unsigned long pfn)
+{
+	const u64 npfn = SZ_1G / PAGE_SIZE;
+	u64 *flags = malloc(npfn * sizeof(u64)), i;
+	bool ok;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	ok = flags && fd >= 0 &&
+	     pread(fd, flags, npfn * 8, pfn * 8) == (ssize_t)(npfn * 8) &&
+	     (flags[0] & (1ULL << KPF_COMPOUND_HEAD));
+	for (i = 1; ok && i < npfn; i++)
+		ok = (flags[i] & (1ULL << KPF_COMPOUND_TAIL)) &&
+		     !(flags[i] & (1ULL << KPF_COMPOUND_HEAD));
+	if (fd >= 0)
+		close(fd);
+	free(flags);
+	return ok;
+}
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#define MADV_GUARD_REMOVE	103
+#endif
+
+/*
+ * Every madvise() advice on a 4 KiB and a 2 MiB piece of a host mapping of
+ * a 1 GiB folio: a clean errno or a no-op, never a split (the folio stays
+ * one physically contiguous compound page), never lost data.  Poisoning
+ * advice is left to the hwpoison test, which runs in a boot of its own.
+ */
+TEST_F_TIMEOUT(gmem_1g, madvise_every_advice, 300)
+{
+	static const struct { int advice; const char *name; } advs[] = {
+		{ MADV_NORMAL, "NORMAL" }, { MADV_RANDOM, "RANDOM" },
+		{ MADV_SEQUENTIAL, "SEQUENTIAL" }, { MADV_WILLNEED, "WILLNEED" },
+		{ MADV_DONTNEED, "DONTNEED" }, { MADV_FREE, "FREE" },
+		{ MADV_REMOVE, "REMOVE" }, { MADV_DONTFORK, "DONTFORK" },
+		{ MADV_DOFORK, "DOFORK" }, { MADV_MERGEABLE, "MERGEABLE" },
+		{ MADV_UNMERGEABLE, "UNMERGEABLE" }, { MADV_HUGEPAGE, "HUGEPAGE" },
+		{ MADV_NOHUGEPAGE, "NOHUGEPAGE" }, { MADV_DONTDUMP, "DONTDUMP" },
+		{ MADV_DODUMP, "DODUMP" }, { MADV_WIPEONFORK, "WIPEONFORK" },
+		{ MADV_KEEPONFORK, "KEEPONFORK" }, { MADV_COLD, "COLD" },
+		{ MADV_PAGEOUT, "PAGEOUT" }, { MADV_POPULATE_READ, "POPULATE_READ" },
+		{ MADV_POPULATE_WRITE, "POPULATE_WRITE" },
+		{ MADV_DONTNEED_LOCKED, "DONTNEED_LOCKED" },
+		{ MADV_COLLAPSE, "COLLAPSE" }, { MADV_GUARD_INSTALL, "GUARD_INSTALL" },
+		{ MADV_GUARD_REMOVE, "GUARD_REMOVE" },
+	};
+	static const struct { u64 off, len; } pieces[] = {
+		{ 6 * SZ_1M + PAGE_SIZE, PAGE_SIZE }, { 10 * SZ_1M, SZ_2M },
+	};
+	long dused[NR_NODES] = { 1, 0 };
+	unsigned long pfn = 0;
+	unsigned int a, p;
+	char *mem;
+	int fd;
+
+	mem = pattern_file(_metadata, self->vm, &fd);
+	ASSERT_TRUE(contiguous(mem, SZ_1G, &pfn));
+	ASSERT_TRUE(still_whole(pfn));
+	for (a = 0; a < ARRAY_SIZE(advs); a++) {
+		for (p = 0; p < ARRAY_SIZE(pieces); p++) {
+			char *addr = mem + pieces[p].off;
+			int r, err;
+
+			r = madvise(addr, pieces[p].len, advs[a].advice);
+			err = r ? errno : 0;
+			ksft_print_msg("madvise(%s) on %llu KiB: %s\n", advs[a].name,
+				       (unsigned long long)pieces[p].len >> 10,
+				       r ? strerror(err) : "0");
+			ASSERT_TRUE(!r || err == EINVAL || err == EBUSY ||
+				    err == EAGAIN || err == EPERM ||
+				    err == EOPNOTSUPP || err == EIO) {
+				TH_LOG("madvise(%s): unexpected error %d",
+				       advs[a].name, err);
+			}
+			/* A guard region faults: check it, then lift it. */
+			if (advs[a].advice == MADV_GUARD_INSTALL && !r)
+				ASSERT_EQ(0, madvise(addr, pieces[p].len,
+						     MADV_GUARD_REMOVE));
+			ASSERT_EQ(0, pattern_bad(mem, pieces[p].off,
+						 pieces[p].off + pieces[p].len,
+						 PAGE_SIZE));
+		}
+		ASSERT_EQ(0, pattern_bad(mem, 0, SZ_1G, SZ_2M));
+		ASSERT_TRUE(pools_are(self->base, NULL, dused));
+	}
+	ASSERT_EQ(0, pattern_bad(mem, 0, SZ_1G, PAGE_SIZE));
+	ASSERT_TRUE(contiguous(mem, SZ_1G, NULL));
+	ASSERT_TRUE(still_whole(pfn));
+	munmap(mem, SZ_1G);
+	close(fd);
+}
+
+static int mem_block_state(unsigned long pfn, const char *state)
+{
+	char path[96], buf[32];
+	unsigned long block;
+	int fd, ret = 0;
+
+	fd = open("/sys/devices/system/memory/block_size_bytes", O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	buf[read(fd, buf, sizeof(buf) - 1) > 0 ? sizeof(buf) - 1 : 0] = '\0';
+	close(fd);
+	block = strtoul(buf, NULL, 16);
+	if (!block)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%lu/state",
+		 (unsigned long)(pfn * PAGE_SIZE / block));
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, state, strlen(state)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * The rest of what a hostile VMM can do to a host mapping: mprotect,
+ * mremap, fork, move_pages, migrate_pages, mbind(MPOL_MF_MOVE), pagemap
+ * and kpageflags reads, compaction, offlining the memory block: a clean
+ * errno or a no-op, the folio whole and where it was, the data intact.
+ */
+TEST_F_TIMEOUT(gmem_1g, hostile_calls_on_host_mapping, 300)
+{
+	unsigned long pfn = 0, pfn2 = 0, to = 2, from = 1;
+	long dused[NR_NODES] = { 1, 0 };
+	int fd, status = -1, node, cfd, r;
+	char *mem, *moved;
+	void *page;
+	pid_t pid;
+
+	mem = pattern_file(_metadata, self->vm, &fd);
+	ASSERT_TRUE(contiguous(mem, SZ_1G, &pfn));
+
+	/* mprotect: read-only, then back. */
+	ASSERT_EQ(0, mprotect(mem, SZ_1G, PROT_READ));
+	ASSERT_EQ(0, pattern_bad(mem, 0, SZ_1G, SZ_2M));
+	ASSERT_EQ(0, mprotect(mem + SZ_2M, SZ_2M, PROT_NONE));
+	ASSERT_EQ(0, mprotect(mem, SZ_1G, PROT_READ | PROT_WRITE));
+
+	/* mremap: move it, shrink it, move it back. */
+	moved = map_vmm(-1, SZ_1G, SZ_1G);
+	ASSERT_NE(MAP_FAILED, moved);
+	moved = mremap(mem, SZ_1G, SZ_1G, MREMAP_MAYMOVE | MREMAP_FIXED, moved);
+	ASSERT_NE(MAP_FAILED, moved);
+	ASSERT_EQ(0, pattern_bad(moved, 0, SZ_1G, SZ_2M));
+	ASSERT_EQ(moved, mremap(moved, SZ_1G, SZ_512M, 0));
+	ASSERT_EQ(0, pattern_bad(moved, 0, SZ_512M, SZ_2M));
+	mem = mremap(moved, SZ_512M, SZ_1G, MREMAP_MAYMOVE);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, pattern_bad(mem, 0, SZ_1G, SZ_2M));
+
+	/* fork: the child sees the data and its write reaches the parent. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (pattern_bad(mem, 0, SZ_1G, SZ_2M))
+			_exit(1);
+		*(u64 *)(mem + SZ_4M) = 0xc41d;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(0xc41d, *(u64 *)(mem + SZ_4M));
+	*(u64 *)(mem + SZ_4M) = 0x5eed0000 ^ SZ_4M;
+
+	/* Migration: nothing moves, nothing breaks. */
+	page = mem + SZ_8M;
+	node = 1;
+	r = syscall(__NR_move_pages, 0, 1, &page, &node, &status, MPOL_MF_MOVE);
+	ksft_print_msg("move_pages: %d, status %d\n", r, status);
+	ASSERT_TRUE(r >= 0 || errno == EBUSY || errno == EINVAL);
+	ASSERT_TRUE(r != 0 || status < 0);
+	r = syscall(__NR_migrate_pages, 0, 8 * sizeof(from), &from, &to);
+	ksft_print_msg("migrate_pages: %d (%s)\n", r, r < 0 ? strerror(errno) : "-");
+	r = syscall(__NR_mbind, mem, SZ_1G, MPOL_BIND, &to, 8 * sizeof(to),
+		    MPOL_MF_MOVE);
+	ksft_print_msg("mbind(MPOL_MF_MOVE): %d (%s)\n", r, r < 0 ? strerror(errno) : "-");
+	ASSERT_EQ(0, page_node(mem));
+	ASSERT_EQ(0, page_node(mem + SZ_1G - SZ_2M));
+
+	/* Compaction walks the area's pageblocks. */
+	cfd = open("/proc/sys/vm/compact_memory", O_WRONLY);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(1, write(cfd, "1", 1));
+	close(cfd);
+
+	/* The memory block holding the folio cannot go offline. */
+	r = mem_block_state(pfn + SZ_512M / PAGE_SIZE, "offline");
+	ksft_print_msg("offline of the folio's memory block: %s\n", strerror(-r));
+	ASSERT_EQ(-EBUSY, r);
+
+	ASSERT_TRUE(contiguous(mem, SZ_1G, &pfn2));
+	ASSERT_EQ(pfn, pfn2);
+	ASSERT_TRUE(still_whole(pfn));
+	ASSERT_EQ(0, pattern_bad(mem, 0, SZ_1G, PAGE_SIZE));
+	ASSERT_TRUE(pools_are(self->base, NULL, dused));
+	munmap(mem, SZ_1G);
+	close(fd);
+}
+
+#define GUP_TEST_FILE	"/sys/kernel/debug/gup_test"
+#include "../../../../../mm/gup_test.h"
+
+/*
+ * Long-term pins (gup_test's PIN_LONGTERM ioctls, FOLL_LONGTERM like VFIO
+ * and iommufd) of a host-mapped 1 GiB folio: the pin is taken (not retried
+ * for ever), the data reads back through it, closing the file keeps the
+ * folio in use until the unpin, and then it goes back to its pool.
+ */
+TEST_F_TIMEOUT(gmem_1g, longterm_pin_gup_test, 120)
+{
+	long dused[NR_NODES] = { 1, 0 }, used_only[NR_NODES] = { 0, 0 };
+	long pages, resv, used;
+	long nresv[NR_NODES], nused[NR_NODES];
+	struct pin_longterm_test pin = { .size = SZ_2M };
+	struct gup_test bench = { .size = SZ_2M, .nr_pages_per_call = 512 };
+	u64 *copy, flags;
+	int fd, gfd, ino_fd;
+	char *mem;
+
+	gfd = open(GUP_TEST_FILE, O_RDWR);
+	ASSERT_LE(0, gfd) TH_LOG("no %s (CONFIG_GUP_TEST)", GUP_TEST_FILE);
+	mem = pattern_file(_metadata, self->vm, &fd);
+
+	/* Pin and unpin in one go; gup_test WARNs if the folio is not pinnable. */
+	bench.addr = (unsigned long)mem;
+	ASSERT_EQ(0, ioctl(gfd, PIN_LONGTERM_BENCHMARK, &bench));
+
+	for (flags = 0; flags <= PIN_LONGTERM_TEST_FLAG_USE_FAST; flags += 2) {
+		pin.addr = (unsigned long)mem + SZ_1G - SZ_2M;
+		pin.flags = flags | PIN_LONGTERM_TEST_FLAG_USE_WRITE;
+		ASSERT_EQ(0, ioctl(gfd, PIN_LONGTERM_TEST_START, &pin));
+		ASSERT_EQ(0, ioctl(gfd, PIN_LONGTERM_TEST_STOP));
+	}
+
+	/* Hold a pin, close the file: the folio stays in use. */
+	ino_fd = dup(fd);
+	ASSERT_EQ(0, ioctl(gfd, PIN_LONGTERM_TEST_START, &pin));
+	munmap(mem, SZ_1G);
+	close(fd);
+	ASSERT_TRUE(file_info(ino_fd, &pages, &resv, &used, nresv, nused));
+	ASSERT_EQ(1, used);
+	close(ino_fd);
+	ASSERT_TRUE(pools_wait(self->base, used_only, dused));
+
+	/* The data is still there, read through the pin. */
+	copy = malloc(SZ_2M);
+	ASSERT_NE(NULL, copy);
+	ASSERT_EQ(0, ioctl(gfd, PIN_LONGTERM_TEST_READ, (u64)(unsigned long)copy));
+	ASSERT_EQ(0x5eed0000 ^ (SZ_1G - SZ_2M), copy[0]);
+	ASSERT_EQ(0x5eed0000 ^ (SZ_1G - PAGE_SIZE), copy[(SZ_2M - PAGE_SIZE) / 8]);
+	free(copy);
+
+	/* The unpin returns it to the pool. */
+	ASSERT_EQ(0, ioctl(gfd, PIN_LONGTERM_TEST_STOP));
+	ASSERT_TRUE(pools_wait(self->base, NULL, NULL));
+	close(gfd);
+}
+
+/*
+ * io_uring fixed buffers pin their pages long term: registering part of a
+ * 1 GiB folio works, the folio outlives its file while registered, and the
+ * ring's release gives it back.
+ */
+TEST_F_TIMEOUT(gmem_1g, longterm_pin_io_uring, 120)
+{
+	long dused[NR_NODES] = { 1, 0 }, none[NR_NODES] = { 0, 0 };
+	struct io_uring_params params = { 0 };
+	struct iovec iov;
+	int fd, ring;
+	char *mem;
+
+	mem = pattern_file(_metadata, self->vm, &fd);
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	ASSERT_LE(0, ring) TH_LOG("io_uring_setup: %s", strerror(errno));
+	iov.iov_base = mem + SZ_2M;
+	iov.iov_len = SZ_2M;
+	ASSERT_EQ(0, syscall(__NR_io_uring_register, ring,
+			     IORING_REGISTER_BUFFERS, &iov, 1));
+	ASSERT_TRUE(pools_are(self->base, NULL, dused));
+	munmap(mem, SZ_1G);
+	close(fd);
+	/* The file is gone; its reservation too; the folio is still in use. */
+	ASSERT_TRUE(pools_wait(self->base, none, dused));
+	ASSERT_EQ(0, syscall(__NR_io_uring_register, ring,
+			     IORING_UNREGISTER_BUFFERS, NULL, 0));
+	close(ring);
+	ASSERT_TRUE(pools_wait(self->base, NULL, NULL));
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Bytes of region @name in a dmem.* file of cgroup @cg, -1 if not listed. */
+static long long dmem_value(const char *cg, const char *file, const char *name)
+{
+	char path[160], line[128], reg[64];
+	long long v = -1, val;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lld", reg, &val) == 2 && !strcmp(reg, name))
+			v = val;
+	fclose(f);
+	return v;
+}
+
+#define CGROOT	"/sys/fs/cgroup"
+#define CG	CGROOT "/gmem_tenant"
+
+/* In the limited cgroup: what one tenant may and may not reserve. */
+static int tenant(void)
+{
+	struct kvm_vm *vm;
+	int one, two, three;
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_str(CG "/cgroup.procs", pid))
+		return 10;
+	vm = vm_create_barebones();
+	/* Two pages would exceed node 0's 1 GiB limit: nothing reserved. */
+	two = create_gmem(vm, 2UL * SZ_1G, HUGE_FLAGS, 30);
+	if (two >= 0 || errno != ENOMEM)
+		return 11;
+	if (dmem_value(CG, "dmem.current", "gmem_cma/node0") != 0)
+		return 12;
+	one = create_gmem(vm, SZ_1G, HUGE_FLAGS, 30);
+	if (one < 0)
+		return 13;
+	if (dmem_value(CG, "dmem.current", "gmem_cma/node0") != SZ_1G)
+		return 14;
+	/* Node 0 is at its limit and node 1's is zero. */
+	three = create_gmem(vm, SZ_1G, HUGE_FLAGS, 30);
+	if (three >= 0 || errno != ENOMEM)
+		return 15;
+	/* A page in use stays charged; closing returns the charge. */
+	if (fallocate(one, FALLOC_FL_KEEP_SIZE, 0, SZ_1G))
+		return 16;
+	if (dmem_value(CG, "dmem.current", "gmem_cma/node0") != SZ_1G)
+		return 17;
+	close(one);
+	kvm_vm_free(vm);
+	return 0;
+}
+
+/*
+ * A tenant limit with the dmem cgroup controller: a child cgroup limited
+ * to 1 GiB of node 0 and none of node 1 gets ENOMEM beyond that, is charged
+ * exactly, and the charge comes back when its file is closed.
+ */
+TEST_F_TIMEOUT(gmem_1g, dmem_cgroup_limit, 120)
+{
+	char limits[128];
+	int status = -1;
+	pid_t pid;
+
+	mkdir(CGROOT, 0755);
+	if (access(CGROOT "/cgroup.controllers", F_OK))
+		ASSERT_EQ(0, mount("none", CGROOT, "cgroup2", 0, NULL));
+	ASSERT_EQ(2LL * SZ_1G, dmem_value(CGROOT, "dmem.capacity", "gmem_cma/node0"))
+		TH_LOG("no gmem_cma/node0 region in dmem.capacity");
+	ASSERT_EQ(2LL * SZ_1G, dmem_value(CGROOT, "dmem.capacity", "gmem_cma/node1"));
+	ASSERT_EQ(0, write_str(CGROOT "/cgroup.subtree_control", "+dmem"));
+	rmdir(CG);
+	ASSERT_EQ(0, mkdir(CG, 0755));
+	snprintf(limits, sizeof(limits), "gmem_cma/node0 %d", SZ_1G);
+	ASSERT_EQ(0, write_str(CG "/dmem.max", limits));
+	ASSERT_EQ(0, write_str(CG "/dmem.max", "gmem_cma/node1 0"));
+	ASSERT_EQ(SZ_1G, dmem_value(CG, "dmem.max", "gmem_cma/node0"));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(tenant());
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("tenant step %d failed",
+						 WEXITSTATUS(status));
+	ASSERT_TRUE(pools_wait(self->base, NULL, NULL));
+	ASSERT_EQ(0, dmem_value(CG, "dmem.current", "gmem_cma/node0"));
+	ASSERT_EQ(0, dmem_value(CG, "dmem.current", "gmem_cma/node1"));
+	ASSERT_EQ(0, rmdir(CG));
+}
+
+/* 'D' (uninterruptible or killable sleep), 'R', 'S', ... of @pid. */
+static char task_state(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return '?';
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] ? p[2] : '?';
+}
+
+/*
+ * Fork a child that allocates the page with fallocate() if @fd >= 0, then
+ * reads @addr: exit status 0 if it read zero, 1 if not, 2 if fallocate()
+ * failed.
+ */
+static pid_t toucher(int fd, volatile u64 *addr)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		if (fd >= 0 && fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_1G))
+			_exit(2);
+		_exit(*addr == 0 ? 0 : 1);
+	}
+	return pid;
+}
+
+/* Wait up to 10 s for @pid to sleep in the kernel ('D'). */
+static bool sleeping(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		if (task_state(pid) == 'D')
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * An allocation that finds its file's only page punched but still pinned
+ * waits for it with no lock held: another VM's file is created and
+ * populated meanwhile, the waiter (a fallocate()) is still waiting
+ * afterwards (not failed after a timeout), gets a zeroed page when the pin
+ * goes, and a second waiter (a host fault) can be killed.
+ */
+TEST_F_TIMEOUT(gmem_1g, fault_waits_for_punched_folio, 180)
+{
+	struct pin_longterm_test pin = {
+		.size = SZ_2M, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
+	};
+	int fd, fd_b, gfd, status = -1;
+	pid_t waiter, victim;
+	struct kvm_vm *vm_b;
+	char *mem;
+
+	gfd = open(GUP_TEST_FILE, O_RDWR);
+	ASSERT_LE(0, gfd);
+	mem = pattern_file(_metadata, self->vm, &fd);
+	pin.addr = (unsigned long)mem;
+	ASSERT_EQ(0, ioctl(gfd, PIN_LONGTERM_TEST_START, &pin));
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+			       0, SZ_1G));
+
+	waiter = toucher(fd, (u64 *)(mem + SZ_4M));
+	ASSERT_LE(0, waiter);
+	ASSERT_TRUE(sleeping(waiter));
+
+	/* Another VM creates, populates and frees a file meanwhile. */
+	vm_b = vm_create_barebones();
+	fd_b = create_gmem(vm_b, SZ_1G, HUGE_FLAGS, 30);
+	ASSERT_LE(0, fd_b);
+	ASSERT_EQ(0, fallocate(fd_b, FALLOC_FL_KEEP_SIZE, 0, SZ_1G));
+	close(fd_b);
+	kvm_vm_free(vm_b);
+	ASSERT_EQ(0, waitpid(waiter, &status, WNOHANG))
+		TH_LOG("the waiting fault ended (status %#x) while the page was pinned",
+		       status);
+
+	/* A second waiter dies when killed. */
+	victim = toucher(-1, (u64 *)(mem + SZ_8M));
+	ASSERT_LE(0, victim);
+	ASSERT_TRUE(sleeping(victim));
+	ASSERT_EQ(0, kill(victim, SIGKILL));
+	ASSERT_EQ(victim, waitpid(victim, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+	/* The unpin returns the folio; the waiter gets a zeroed page. */
+	ASSERT_EQ(0, ioctl(gfd, PIN_LONGTERM_TEST_STOP));
+	ASSERT_EQ(waiter, waitpid(waiter, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("waiter status %#x", status);
+	close(gfd);
+	munmap(mem, SZ_1G);
+	close(fd);
+}
+
+#define FPA	"/sys/kernel/debug/fail_page_alloc"
+
+/*
+ * The first host fault on a trimmed folio restores its struct pages; when
+ * that cannot get memory the fault fails with SIGBUS (not VM_FAULT_OOM,
+ * which the fault path would retry for ever).  The child that faults has
+ * every page allocation fail (fail_page_alloc, task filter); its own memory
+ * is locked beforehand and the page table for the address exists.
+ */
+TEST_F_TIMEOUT(gmem_1g, host_fault_restore_failure_sigbus, 120)
+{
+	long dused[NR_NODES] = { 1, 0 };
+	int fd, status = -1, i;
+	char *area;
+	pid_t pid;
+
+	if (access(FPA, F_OK))
+		SKIP(return, "no fail_page_alloc");
+	fd = create_gmem(self->vm, SZ_1G, SHARED_FLAGS, 30);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_1G));
+	area = map_vmm(-1, SZ_4M, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	ASSERT_EQ(0, write_str(FPA "/verbose", "0"));
+	ASSERT_EQ(0, write_str(FPA "/ignore-gfp-wait", "N"));
+	ASSERT_EQ(0, write_str(FPA "/ignore-gfp-highmem", "N"));
+	ASSERT_EQ(0, write_str(FPA "/min-order", "0"));
+	ASSERT_EQ(0, write_str(FPA "/task-filter", "Y"));
+	ASSERT_EQ(0, write_str(FPA "/interval", "1"));
+	ASSERT_EQ(0, write_str(FPA "/times", "-1"));
+	ASSERT_EQ(0, write_str(FPA "/probability", "100"));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int self_fd = open("/proc/self/make-it-fail", O_WRONLY);
+		char *file;
+
+		/* Page table for the 2 MiB around the file's page: present. */
+		area[0] = 1;
+		if (self_fd < 0 || mlockall(MCL_CURRENT))
+			_exit(10);
+		file = mmap(area + PAGE_SIZE, SZ_2M - PAGE_SIZE,
+			    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+			    PAGE_SIZE);
+		if (file == MAP_FAILED || write(self_fd, "1", 1) != 1)
+			_exit(11);
+		*(volatile char *)file = 1;
+		_exit(12);
+	}
+	for (i = 0; i < 2000 && !waitpid(pid, &status, WNOHANG); i++)
+		usleep(10000);
+	if (i == 2000) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	ASSERT_EQ(0, write_str(FPA "/probability", "0"));
+	if (trimming()) {
+		ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+			TH_LOG("child status %#x after %d0 ms", status, i);
+	} else {
+		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 12)
+			TH_LOG("child status %#x", status);
+	}
+
+	/* Without failures the same fault works; the folio was never lost. */
+	area = map_aligned(fd, SZ_1G);
+	ASSERT_NE(MAP_FAILED, area);
+	ASSERT_EQ(0, area[PAGE_SIZE]);
+	area[PAGE_SIZE] = 1;
+	ASSERT_TRUE(pools_are(self->base, NULL, dused));
+	munmap(area, SZ_1G);
+	close(fd);
+}
+
+/*
+ * The last put of a folio while other references remain: pages of a host
+ * mapping spliced into a pipe keep the folio in use after the file is
+ * closed; the data reads back from the pipe, and closing the pipe returns
+ * the folio to its pool.
+ */
+TEST_F_TIMEOUT(gmem_1g, vmsplice_outlives_file, 120)
+{
+	long dused[NR_NODES] = { 1, 0 }, none[NR_NODES] = { 0, 0 };
+	struct iovec iov;
+	u64 buf[PAGE_SIZE / 8];
+	int fd, pipefd[2];
+	char *mem;
+
+	mem = pattern_file(_metadata, self->vm, &fd);
+	ASSERT_EQ(0, pipe(pipefd));
+	iov.iov_base = mem + SZ_16M;
+	iov.iov_len = PAGE_SIZE;
+	ASSERT_EQ(PAGE_SIZE, vmsplice(pipefd[1], &iov, 1, 0));
+	munmap(mem, SZ_1G);
+	close(fd);
+	ASSERT_TRUE(pools_wait(self->base, none, dused));
+	ASSERT_EQ(PAGE_SIZE, read(pipefd[0], buf, sizeof(buf)));
+	ASSERT_EQ(0x5eed0000 ^ SZ_16M, buf[0]);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	ASSERT_TRUE(pools_wait(self->base, NULL, NULL));
 }
 
 TEST_HARNESS_MAIN
