@@ -624,7 +624,8 @@ static void gmem_cma_return_folio(struct folio *folio)
 
 	spin_lock(&sp->lock);
 	sp->count[nid].used--;
-	sp->returned++;
+	/* Read without the lock by gmem_cma_wait_in_flight(). */
+	WRITE_ONCE(sp->returned, sp->returned + 1);
 	keep = !sp->dead;
 	if (folio_test_hwpoison(folio) || folio_test_has_hwpoisoned(folio) ||
 	    gmem_cma_vmemmap_poisoned(folio)) {

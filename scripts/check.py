@@ -114,7 +114,7 @@ LOG_ALLOWED = {
      r"gmem_cma: node \d+: nr_pages: reached \d+ of \d+ pages: CMA could not provide the rest"):
         "that shrink fails with ENOMEM, reported so by nr_pages",
     ("*", "kvm:guest_memfd_1g_test",
-     r"kvm: guest_memfd: huge page size 2\^(0|12|21|255) is not supported "
+     r"kvm: guest_memfd: huge page size 2\^(0|12|21|255) is not supported for this VM "
      r"\(KVM_CAP_GUEST_MEMFD_HUGE_PAGE_SIZES: 0x40000000\)"):
         "rejects_bad_arguments: unsupported page sizes",
     ("*", "kvm:guest_memfd_1g_test",
