@@ -140,6 +140,10 @@ LOG_ALLOWED = {
      r"on a file of 1 GiB pages must be 1 GiB aligned"):
         "reserve_allocate_punch_close: unaligned fallocate and hole punch; "
         "madvise_every_advice: MADV_REMOVE of 4 KiB and 2 MiB",
+    ("*", "kvm:guest_memfd_1g_test",
+     r"gmem_cma: node 0: nr_pages: cannot set 0: another resize is running, "
+     r"or pages are reserved or in use"):
+        "longterm_pin_gup_test: node 0 cannot shrink below a pinned folio (EBUSY)",
     ("main", "kvm:guest_memfd_1g_test",
      r"kvm: guest_memfd: guest_memfd_1g_\[\d+\]: cannot map offset 0x1000: "
      r"restoring its struct pages failed \(-12\)"):

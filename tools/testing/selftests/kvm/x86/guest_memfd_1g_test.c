@@ -1643,6 +1643,11 @@ TEST_F_TIMEOUT(gmem_1g, longterm_pin_gup_test, 120)
 	ASSERT_EQ(1, used);
 	close(ino_fd);
 	ASSERT_TRUE(pools_wait(self->base, used_only, dused));
+	/* No shrink takes it: node 0 cannot go below the page in use. */
+	ASSERT_EQ(-EBUSY, set_pool(0, 0));
+	ASSERT_EQ(0, set_pool(0, 1));
+	ASSERT_EQ(0, set_pool(0, POOL_PAGES));
+	ASSERT_TRUE(pools_are(self->base, used_only, dused));
 
 	/* The data is still there, read through the pin. */
 	copy = malloc(SZ_2M);
