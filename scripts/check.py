@@ -135,7 +135,7 @@ LOG_ALLOWED = {
      r"the dmem cgroup limit of gmem_cma/node0"):
         "dmem_cgroup_limit: a tenant limited to 1 GiB of node 0 asks for 2, then 1 more",
     ("*", "kvm:guest_memfd_1g_test",
-     r"kvm: guest_memfd: fallocate\((0, 0x200000|0x200000, 0x40000000|0x40000000, 0x1000"
+     r"kvm: guest_memfd: fallocate\(((0x)?0, 0x200000|0x200000, 0x40000000|0x40000000, 0x1000"
      r"|0x601000, 0x1000|0xa00000, 0x200000)\) "
      r"on a file of 1 GiB pages must be 1 GiB aligned"):
         "reserve_allocate_punch_close: unaligned fallocate and hole punch; "
