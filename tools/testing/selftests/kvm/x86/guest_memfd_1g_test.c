@@ -65,53 +65,8 @@ struct pool {
 	long nr, free, resv, used;
 };
 
-static long node_stat(int nid, const char *name)
-{
-	char path[128], buf[32];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), SYSFS "/node%d/%s", nid, name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
-static void read_pools(struct pool *p)
-{
-	int nid;
-
-	for (nid = 0; nid < NR_NODES; nid++) {
-		p[nid].nr = node_stat(nid, "nr_pages");
-		p[nid].free = node_stat(nid, "free_pages");
-		p[nid].resv = node_stat(nid, "resv_pages");
-		p[nid].used = node_stat(nid, "used_pages");
-	}
-}
-
-static int set_pool(int nid, long pages)
-{
-	char path[128], buf[32];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), SYSFS "/node%d/nr_pages", nid);
-	snprintf(buf, sizeof(buf), "%ld", pages);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, strlen(buf)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static long global_stat(const char *name)
+/* The number in a sysfs file under SYSFS, or -1 if it cannot be read. */
+static long sysfs_long(const char *name)
 {
 	char path[128], buf[32];
 	ssize_t n;
@@ -127,6 +82,48 @@ static long global_stat(const char *name)
 		return -1;
 	buf[n] = '\0';
 	return strtol(buf, NULL, 10);
+}
+
+static long node_stat(int nid, const char *name)
+{
+	char file[96];
+
+	snprintf(file, sizeof(file), "node%d/%s", nid, name);
+	return sysfs_long(file);
+}
+
+static void read_pools(struct pool *p)
+{
+	int nid;
+
+	for (nid = 0; nid < NR_NODES; nid++) {
+		p[nid].nr = node_stat(nid, "nr_pages");
+		p[nid].free = node_stat(nid, "free_pages");
+		p[nid].resv = node_stat(nid, "resv_pages");
+		p[nid].used = node_stat(nid, "used_pages");
+	}
+}
+
+/* Write @s to the file at @path: 0 or -errno. */
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int set_pool(int nid, long pages)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), SYSFS "/node%d/nr_pages", nid);
+	snprintf(buf, sizeof(buf), "%ld", pages);
+	return write_str(path, buf);
 }
 
 /* A "<name>: <n> kB" line of /proc/meminfo in 1 GiB pages, -1 if absent. */
@@ -153,8 +150,8 @@ static bool totals_agree(const struct pool *now)
 {
 	long nr = now[0].nr + now[1].nr, free = now[0].free + now[1].free;
 	long resv = now[0].resv + now[1].resv, used = now[0].used + now[1].used;
-	long g[4] = { global_stat("nr_pages"), global_stat("free_pages"),
-		      global_stat("resv_pages"), global_stat("used_pages") };
+	long g[4] = { sysfs_long("nr_pages"), sysfs_long("free_pages"),
+		      sysfs_long("resv_pages"), sysfs_long("used_pages") };
 	long mi[3] = { meminfo_gb("GmemCmaTotal"), meminfo_gb("GmemCmaFree"),
 		       meminfo_gb("GmemCmaRsvd") };
 
@@ -641,6 +638,27 @@ TEST_F(gmem_1g, memory_policies)
 }
 
 /*
+ * A 2 GiB shared file reserved one page per node (interleaved), mapped, its
+ * shared policy binding page 0 to node 1 and page 1 to node 0.
+ */
+static char *bound_file(struct __test_metadata *_metadata, struct kvm_vm *vm,
+			int *fd)
+{
+	unsigned long n1 = 2, n0 = 1;
+	char *mem;
+
+	ASSERT_EQ(0, set_policy(MPOL_INTERLEAVE, 3));
+	*fd = create_gmem(vm, 2UL * SZ_1G, SHARED_FLAGS, 30);
+	ASSERT_EQ(0, set_policy(MPOL_DEFAULT, 0));
+	ASSERT_LE(0, *fd);
+	mem = map_aligned(*fd, 2UL * SZ_1G);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, syscall(__NR_mbind, mem, SZ_1G, MPOL_BIND, &n1, 64, 0));
+	ASSERT_EQ(0, syscall(__NR_mbind, mem + SZ_1G, SZ_1G, MPOL_BIND, &n0, 64, 0));
+	return mem;
+}
+
+/*
  * mbind() on a mapping of the file also places the pages KVM faults in
  * (not only host faults): page 0 bound to node 1, page 1 to node 0, both
  * allocated by KVM_PRE_FAULT_MEMORY of a DEFAULT VM.
@@ -650,7 +668,6 @@ TEST_F_TIMEOUT(gmem_1g, kvm_faults_follow_mbind, 120)
 	struct kvm_pre_fault_memory range = { .gpa = GPA, .size = 2UL * SZ_1G };
 	long dused[NR_NODES] = { 1, 1 }, pages, resv, used;
 	long nresv[NR_NODES], nused[NR_NODES];
-	unsigned long n1 = 2, n0 = 1;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	char *mem;
@@ -658,14 +675,7 @@ TEST_F_TIMEOUT(gmem_1g, kvm_faults_follow_mbind, 120)
 
 	vm = __vm_create_shape_with_one_vcpu(VM_SHAPE_DEFAULT, &vcpu,
 					     SZ_8M / PAGE_SIZE, guest_rw);
-	ASSERT_EQ(0, set_policy(MPOL_INTERLEAVE, 3));
-	fd = create_gmem(vm, 2UL * SZ_1G, SHARED_FLAGS, 30);
-	ASSERT_EQ(0, set_policy(MPOL_DEFAULT, 0));
-	ASSERT_LE(0, fd);
-	mem = map_aligned(fd, 2UL * SZ_1G);
-	ASSERT_NE(MAP_FAILED, mem);
-	ASSERT_EQ(0, syscall(__NR_mbind, mem, SZ_1G, MPOL_BIND, &n1, 64, 0));
-	ASSERT_EQ(0, syscall(__NR_mbind, mem + SZ_1G, SZ_1G, MPOL_BIND, &n0, 64, 0));
+	mem = bound_file(_metadata, vm, &fd);
 	vm_set_user_memory_region2(vm, SLOT, KVM_MEM_GUEST_MEMFD, GPA,
 				   2UL * SZ_1G, mem, fd, 0);
 	do {
@@ -689,7 +699,6 @@ TEST_F_TIMEOUT(gmem_1g, kvm_faults_follow_mbind, 120)
 
 TEST_F(gmem_1g, placement_follows_policy)
 {
-	unsigned long n1 = 2, n0 = 1;
 	char *mem;
 	int fd;
 
@@ -709,14 +718,7 @@ TEST_F(gmem_1g, placement_follows_policy)
 	ASSERT_TRUE(pools_wait(self->base, NULL, NULL));
 
 	/* The file's shared policy (mbind) picks the node of the reservation. */
-	ASSERT_EQ(0, set_policy(MPOL_INTERLEAVE, 3));
-	fd = create_gmem(self->vm, 2UL * SZ_1G, SHARED_FLAGS, 30);
-	ASSERT_EQ(0, set_policy(MPOL_DEFAULT, 0));
-	ASSERT_LE(0, fd);
-	mem = map_aligned(fd, 2UL * SZ_1G);
-	ASSERT_NE(MAP_FAILED, mem);
-	ASSERT_EQ(0, syscall(__NR_mbind, mem, SZ_1G, MPOL_BIND, &n1, 64, 0));
-	ASSERT_EQ(0, syscall(__NR_mbind, mem + SZ_1G, SZ_1G, MPOL_BIND, &n0, 64, 0));
+	mem = bound_file(_metadata, self->vm, &fd);
 	mem[0] = 1;
 	mem[SZ_1G] = 1;
 	ASSERT_EQ(1, page_node(mem));
@@ -1490,27 +1492,23 @@ TEST_F_TIMEOUT(gmem_1g, madvise_every_advice, 300)
 
 static int mem_block_state(unsigned long pfn, const char *state)
 {
-	char path[96], buf[32];
+	char path[96], buf[32] = "";
 	unsigned long block;
-	int fd, ret = 0;
+	ssize_t n;
+	int fd;
 
 	fd = open("/sys/devices/system/memory/block_size_bytes", O_RDONLY);
 	if (fd < 0)
 		return -errno;
-	buf[read(fd, buf, sizeof(buf) - 1) > 0 ? sizeof(buf) - 1 : 0] = '\0';
+	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
 	block = strtoul(buf, NULL, 16);
 	if (!block)
 		return -EINVAL;
 	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%lu/state",
 		 (unsigned long)(pfn * PAGE_SIZE / block));
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, state, strlen(state)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return write_str(path, state);
 }
 
 /*
@@ -1693,18 +1691,6 @@ TEST_F_TIMEOUT(gmem_1g, longterm_pin_io_uring, 120)
 			     IORING_UNREGISTER_BUFFERS, NULL, 0));
 	close(ring);
 	ASSERT_TRUE(pools_wait(self->base, NULL, NULL));
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 /* Bytes of region @name in a dmem.* file of cgroup @cg, -1 if not listed. */
