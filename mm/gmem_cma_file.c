@@ -29,7 +29,6 @@
 #include <linux/cgroup_dmem.h>
 #include <linux/cma.h>
 #include <linux/debugfs.h>
-#include <linux/delay.h>
 #include <linux/gmem_cma.h>
 #include <linux/hash.h>
 #include <linux/kref.h>
@@ -607,7 +606,7 @@ static void gmem_cma_return_folio(struct folio *folio)
 {
 	struct gmem_cma_subpool *sp = folio->private;
 	int nid = folio_nid(folio);
-	bool keep;
+	bool keep, poisoned;
 
 	if (WARN_ON_ONCE(!sp))
 		return;
@@ -626,9 +625,12 @@ static void gmem_cma_return_folio(struct folio *folio)
 	sp->count[nid].used--;
 	/* Read without the lock by gmem_cma_wait_in_flight(). */
 	WRITE_ONCE(sp->returned, sp->returned + 1);
-	keep = !sp->dead;
-	if (folio_test_hwpoison(folio) || folio_test_has_hwpoisoned(folio) ||
-	    gmem_cma_vmemmap_poisoned(folio)) {
+	poisoned = folio_test_hwpoison(folio) ||
+		   folio_test_has_hwpoisoned(folio) ||
+		   gmem_cma_vmemmap_poisoned(folio);
+	/* Back to the file's reservation, or out of it (and uncharged). */
+	keep = !sp->dead && !poisoned;
+	if (poisoned) {
 		/*
 		 * Never hand out a poisoned page again: it leaves the pool
 		 * (and is lost to the file's reservation) until memory-failure
@@ -637,14 +639,13 @@ static void gmem_cma_return_folio(struct folio *folio)
 		pr_warn_ratelimited("node %d: 1 GiB page at pfn %#lx has a poisoned page, not reused\n",
 				    nid, folio_pfn(folio));
 		gmem_cma_pool_retire(nid, folio, true);
-		gmem_cma_uncharge(sp, nid, 1);
 	} else {
-		if (keep)
-			sp->count[nid].resv++;
-		else
-			gmem_cma_uncharge(sp, nid, 1);
 		gmem_cma_pool_free(nid, folio, keep);
 	}
+	if (keep)
+		sp->count[nid].resv++;
+	else
+		gmem_cma_uncharge(sp, nid, 1);
 	spin_unlock(&sp->lock);
 	wake_up_all(&sp->wait);
 	kref_put(&sp->ref, gmem_cma_subpool_release);
