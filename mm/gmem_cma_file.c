@@ -472,12 +472,24 @@ static struct folio *gmem_cma_subpool_alloc(struct gmem_cma_subpool *sp,
 static void gmem_cma_zero_folio(struct folio *folio)
 {
 	unsigned long nr = folio_nr_pages(folio), i, batch;
+	bool poisoned = gmem_cma_vmemmap_poisoned(folio);
 
 	for (i = 0; i < nr; i += batch) {
 		batch = min_t(unsigned long, nr - i,
 			      PROCESS_PAGES_NON_PREEMPT_BATCH);
+		/*
+		 * Poisoned while the pool handed it out: never touch a bad
+		 * page (no guest or host mapping will reach it).
+		 */
+		if (unlikely(poisoned)) {
+			batch = 1;
+			if (gmem_cma_vmemmap_poison_near(folio, i) ==
+			    GMEM_CMA_POISON_PAGE)
+				continue;
+		}
 		clear_pages(page_address(folio_page(folio, i)), batch);
-		cond_resched();
+		if (!poisoned || !(i % PROCESS_PAGES_NON_PREEMPT_BATCH))
+			cond_resched();
 	}
 }
 
@@ -625,20 +637,14 @@ static void gmem_cma_return_folio(struct folio *folio)
 	sp->count[nid].used--;
 	/* Read without the lock by gmem_cma_wait_in_flight(). */
 	WRITE_ONCE(sp->returned, sp->returned + 1);
-	poisoned = folio_test_hwpoison(folio) ||
-		   folio_test_has_hwpoisoned(folio) ||
-		   gmem_cma_vmemmap_poisoned(folio);
+	poisoned = gmem_cma_vmemmap_poisoned(folio);
 	/* Back to the file's reservation, or out of it (and uncharged). */
 	keep = !sp->dead && !poisoned;
 	if (poisoned) {
-		/*
-		 * Never hand out a poisoned page again: it leaves the pool
-		 * (and is lost to the file's reservation) until memory-failure
-		 * handling can take the bad 4 KiB page out of it.
-		 */
-		pr_warn_ratelimited("node %d: 1 GiB page at pfn %#lx has a poisoned page, not reused\n",
+		/* Never hand out a poisoned page again: it leaves the pool. */
+		pr_warn_ratelimited("node %d: 1 GiB page at pfn %#lx has a poisoned page: retired\n",
 				    nid, folio_pfn(folio));
-		gmem_cma_pool_retire(nid, folio, true);
+		gmem_cma_pool_retire(nid, folio);
 	} else {
 		gmem_cma_pool_free(nid, folio, keep);
 	}

@@ -60,7 +60,8 @@ struct cma *gmem_cma_area(int nid);
  * @free_list: folios not in use (free or promised to a reservation), frozen
  * @used_list: folios in use
  * @nr_free: folios on @free_list
- * @nr_resv: how many of @nr_free are promised; never more than @nr_free
+ * @nr_resv: how many pages are promised; more than @nr_free only after a
+ *           free folio was poisoned and CMA had no replacement for it
  * @nr_used: folios on @used_list
  * @alloc_fail: 1 GiB pages a grow asked for and CMA could not provide
  * @grow_attempts: 1 GiB pages a grow asked CMA for
@@ -85,7 +86,7 @@ struct gmem_cma_pool {
 /**
  * struct gmem_cma_pool_stats - a snapshot of a pool, in 1 GiB pages
  * @capacity: blocks in the node's area
- * @nr_pages: held by the pool: @free + @resv + @used
+ * @nr_pages: held by the pool: @free + @resv + @used - @resv_short
  * @free: free and promised to nobody
  * @resv: promised to guest_memfd files, not yet allocated
  * @used: allocated
@@ -94,6 +95,8 @@ struct gmem_cma_pool {
  * @shrinks: pages given back to CMA
  * @poisoned: pages taken out of use for a poisoned 4 KiB page, not in
  *            @nr_pages
+ * @resv_short: reserved pages with no free folio behind them, after a
+ *              free folio was poisoned and CMA had no replacement
  * @vmemmap_saved: vmemmap pages (4 KiB) freed by trimming the pool's folios
  */
 struct gmem_cma_pool_stats {
@@ -106,6 +109,7 @@ struct gmem_cma_pool_stats {
 	unsigned long grow_attempts;
 	unsigned long shrinks;
 	unsigned long poisoned;
+	unsigned long resv_short;
 	unsigned long vmemmap_saved;
 };
 
@@ -117,7 +121,13 @@ int gmem_cma_pool_reserve(int nid, unsigned long nr);
 void gmem_cma_pool_unreserve(int nid, unsigned long nr);
 struct folio *gmem_cma_pool_alloc(int nid);
 void gmem_cma_pool_free(int nid, struct folio *folio, bool keep_reserved);
-void gmem_cma_pool_retire(int nid, struct folio *folio, bool used);
+void gmem_cma_pool_retire(int nid, struct folio *folio);
+long gmem_cma_pool_retire_free(int nid, struct folio *folio);
+void gmem_cma_pool_refill(void);
+void gmem_cma_pool_refill_flush(void);
+#if IS_ENABLED(CONFIG_KUNIT)
+void gmem_cma_pool_shrink_window(int nid, struct folio *folio);
+#endif
 void gmem_cma_pool_for_each(int nid,
 			    void (*fn)(struct folio *folio, const char *state,
 				       void *data),
@@ -155,6 +165,17 @@ bool gmem_cma_vmemmap_needs_trim(struct folio *folio);
 unsigned long gmem_cma_vmemmap_shared(struct folio *folio);
 int gmem_cma_vmemmap_poison(unsigned long pfn, struct folio **folio_out);
 bool gmem_cma_vmemmap_poisoned(struct folio *folio);
+
+/* How close to a page memory-failure handling found a poisoned page. */
+enum gmem_cma_poison {
+	GMEM_CMA_POISON_NONE,	/* nowhere in the folio */
+	GMEM_CMA_POISON_FOLIO,	/* in another 2 MiB chunk */
+	GMEM_CMA_POISON_CHUNK,	/* in the same 2 MiB chunk, not this page */
+	GMEM_CMA_POISON_PAGE,	/* this page (or cannot tell in its chunk) */
+};
+
+enum gmem_cma_poison gmem_cma_vmemmap_poison_near(struct folio *folio,
+						  unsigned long i);
 void gmem_cma_vmemmap_stats(int nid, struct gmem_cma_vmemmap_stats *st);
 unsigned long gmem_cma_vmemmap_saved(int nid);
 

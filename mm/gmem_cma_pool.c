@@ -31,6 +31,8 @@
 #include <linux/printk.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <kunit/static_stub.h>
 #include <kunit/visibility.h>
 
 #include "gmem_cma_internal.h"
@@ -78,7 +80,11 @@ void gmem_cma_pool_stats(int nid, struct gmem_cma_pool_stats *stats)
 	if (!pool || !stats->capacity)
 		return;
 	spin_lock(&pool->lock);
-	stats->free = pool->nr_free - pool->nr_resv;
+	/* Reservations a retired poisoned folio left without a folio. */
+	if (pool->nr_resv > pool->nr_free)
+		stats->resv_short = pool->nr_resv - pool->nr_free;
+	else
+		stats->free = pool->nr_free - pool->nr_resv;
 	stats->resv = pool->nr_resv;
 	stats->used = pool->nr_used;
 	stats->nr_pages = pool->nr_free + pool->nr_used;
@@ -164,9 +170,25 @@ static struct folio *gmem_cma_first_free(struct gmem_cma_pool *pool)
 	return NULL;
 }
 
+/**
+ * gmem_cma_pool_shrink_window() - a shrink holds @folio off every list
+ * @nid: node id
+ * @folio: the folio being given back to CMA
+ *
+ * Nothing to do; KUnit tests redirect it to act inside the window where a
+ * shrink holds a folio that is on no list and still tracked (a memory
+ * failure there must keep the folio out of CMA).
+ */
+VISIBLE_IF_KUNIT void gmem_cma_pool_shrink_window(int nid, struct folio *folio)
+{
+	KUNIT_STATIC_STUB_REDIRECT(gmem_cma_pool_shrink_window, nid, folio);
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_shrink_window);
+
 /*
  * Shrink one node's pool by giving back a page that is neither reserved nor
- * used.  Its vmemmap is restored first; if that fails, the folio stays.
+ * used.  Its vmemmap is restored first; if that fails, the folio stays.  A
+ * folio found poisoned meanwhile is retired instead of given back.
  */
 static int gmem_cma_pool_shrink_one(int nid)
 {
@@ -186,17 +208,23 @@ static int gmem_cma_pool_shrink_one(int nid)
 	pool->nr_free--;
 	spin_unlock(&pool->lock);
 
+	gmem_cma_pool_shrink_window(nid, folio);
 	ret = gmem_cma_vmemmap_remove(nid, folio);
 
 	spin_lock(&pool->lock);
-	if (ret) {
+	if (ret == -EHWPOISON) {
+		list_add_tail(&folio->lru, &pool->poisoned_list);
+		pool->nr_poisoned++;
+		folio = NULL;
+		ret = 0;
+	} else if (ret) {
 		list_add(&folio->lru, &pool->free_list);
 		pool->nr_free++;
 	} else {
 		pool->shrinks++;
 	}
 	spin_unlock(&pool->lock);
-	if (!ret)
+	if (folio && !ret)
 		gmem_cma_give_back(nid, folio);
 	return ret;
 }
@@ -338,7 +366,7 @@ int gmem_cma_pool_reserve(int nid, unsigned long nr)
 	if (!pool)
 		return -EINVAL;
 	spin_lock(&pool->lock);
-	if (pool->nr_free - pool->nr_resv >= nr) {
+	if (pool->nr_free >= pool->nr_resv + nr) {
 		pool->nr_resv += nr;
 		ret = 0;
 	}
@@ -416,38 +444,122 @@ void gmem_cma_pool_free(int nid, struct folio *folio, bool keep_reserved)
 EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_free);
 
 /**
- * gmem_cma_pool_retire() - take a folio with a poisoned page out of use
+ * gmem_cma_pool_retire() - take a folio in use with a poisoned page out of use
  * @nid: node id of the folio's pool
- * @folio: the folio
- * @used: true if the folio was in use and its last reference is gone
+ * @folio: the folio, whose last reference is gone
  *
- * A folio that was in use leaves the pool's pages.  A free folio leaves
- * them only if no reservation needs it; otherwise it stays on the free list,
- * where allocations and shrinks skip it.
+ * The folio leaves the pool's pages for good.
  */
-void gmem_cma_pool_retire(int nid, struct folio *folio, bool used)
+void gmem_cma_pool_retire(int nid, struct folio *folio)
 {
 	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+
+	VM_WARN_ON_ONCE_FOLIO(folio_ref_count(folio), folio);
+	spin_lock(&pool->lock);
+	list_move_tail(&folio->lru, &pool->poisoned_list);
+	pool->nr_used--;
+	pool->nr_poisoned++;
+	spin_unlock(&pool->lock);
+}
+
+/**
+ * gmem_cma_pool_retire_free() - take a free folio with a poisoned page out
+ * @nid: node id of the folio's pool
+ * @folio: the folio
+ *
+ * If @folio is on the free list it leaves the pool's pages for good, even
+ * if a reservation counted on it: see gmem_cma_pool_refill().
+ *
+ * Return: -ENOENT if @folio is not on the free list (a shrink, an
+ * allocation or a free holds it, and deals with its poison), otherwise the
+ * number of reserved pages that now have no free folio behind them.
+ */
+long gmem_cma_pool_retire_free(int nid, struct folio *folio)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+	long ret = -ENOENT;
 	struct folio *f;
 
 	spin_lock(&pool->lock);
-	if (used) {
-		VM_WARN_ON_ONCE_FOLIO(folio_ref_count(folio), folio);
+	list_for_each_entry(f, &pool->free_list, lru) {
+		if (f != folio)
+			continue;
 		list_move_tail(&folio->lru, &pool->poisoned_list);
-		pool->nr_used--;
+		pool->nr_free--;
 		pool->nr_poisoned++;
-	} else if (pool->nr_free > pool->nr_resv) {
-		list_for_each_entry(f, &pool->free_list, lru) {
-			if (f != folio)
-				continue;
-			list_move_tail(&folio->lru, &pool->poisoned_list);
-			pool->nr_free--;
-			pool->nr_poisoned++;
-			break;
-		}
+		ret = pool->nr_resv > pool->nr_free ?
+		      pool->nr_resv - pool->nr_free : 0;
+		break;
 	}
 	spin_unlock(&pool->lock);
+	return ret;
 }
+
+/*
+ * Take pages out of the node's CMA area until the free folios cover the
+ * reservations again, after gmem_cma_pool_retire_free() left some without.
+ * Returns 0 when every reservation is backed, -ENOSPC if the area has no
+ * block left, -ENOMEM if CMA could not provide one.
+ */
+static int gmem_cma_pool_refill_node(int nid)
+{
+	struct gmem_cma_pool_stats st;
+	int ret = 0;
+
+	lockdep_assert_held(&gmem_cma_resize_lock);
+
+	for (;;) {
+		gmem_cma_pool_stats(nid, &st);
+		if (!st.resv_short)
+			break;
+		if (st.nr_pages + st.poisoned >= st.capacity) {
+			ret = -ENOSPC;
+			break;
+		}
+		ret = gmem_cma_pool_grow_one(nid);
+		if (ret)
+			break;
+	}
+	return ret;
+}
+
+static void gmem_cma_pool_refill_workfn(struct work_struct *work)
+{
+	int nid, err;
+
+	mutex_lock(&gmem_cma_resize_lock);
+	for_each_node_state(nid, N_MEMORY) {
+		err = gmem_cma_pool_refill_node(nid);
+		if (err)
+			pr_warn_ratelimited("node %d: no replacement for a poisoned reserved 1 GiB page (error %d): the file that reserved it gets ENOMEM for its last page until the pool grows\n",
+					    nid, err);
+	}
+	mutex_unlock(&gmem_cma_resize_lock);
+}
+
+static DECLARE_WORK(gmem_cma_pool_refill_work, gmem_cma_pool_refill_workfn);
+
+/**
+ * gmem_cma_pool_refill() - back every reservation with a folio, soon
+ *
+ * Asks a worker to take pages out of the CMA areas until the free folios
+ * of every pool cover its reservations again.  Growing sleeps for long
+ * (migration) under the resize lock, which memory-failure handling, the
+ * caller, must not wait for.
+ */
+void gmem_cma_pool_refill(void)
+{
+	schedule_work(&gmem_cma_pool_refill_work);
+}
+
+/**
+ * gmem_cma_pool_refill_flush() - wait for gmem_cma_pool_refill()'s worker
+ */
+void gmem_cma_pool_refill_flush(void)
+{
+	flush_work(&gmem_cma_pool_refill_work);
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_refill_flush);
 
 /**
  * gmem_cma_pool_for_each() - call @fn for every folio a node's pool holds

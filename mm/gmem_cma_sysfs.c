@@ -289,10 +289,10 @@ static int gmem_cma_pools_show(struct seq_file *m, void *v)
 	for_each_node_state(nid, N_MEMORY) {
 		gmem_cma_pool_stats(nid, &st);
 		gmem_cma_vmemmap_stats(nid, &vst);
-		seq_printf(m, "node %d: capacity %lu nr_pages %lu free %lu resv %lu used %lu alloc_fail %lu grow_attempts %lu shrinks %lu poisoned %lu\n",
+		seq_printf(m, "node %d: capacity %lu nr_pages %lu free %lu resv %lu used %lu alloc_fail %lu grow_attempts %lu shrinks %lu poisoned %lu resv_short %lu\n",
 			   nid, st.capacity, st.nr_pages, st.free, st.resv,
 			   st.used, st.alloc_fail, st.grow_attempts, st.shrinks,
-			   st.poisoned);
+			   st.poisoned, st.resv_short);
 		seq_printf(m, "node %d: vmemmap_saved %lu trims %lu trim_ns %llu restores %lu restore_ns %llu restore_fail %lu\n",
 			   nid, vst.saved, vst.trims, vst.trim_ns, vst.restores,
 			   vst.restore_ns, vst.restore_fail);

@@ -22,8 +22,9 @@
  *  - the whole folio before host userspace maps it with PTEs, since that
  *    writes the mapcount of every mapped page; it is trimmed again when the
  *    last reference goes, before it returns to the pool;
- *  - the chunk holding a poisoned page, so memory-failure handling can mark
- *    that page.
+ *  - the chunk holding a poisoned page, so that memory-failure handling
+ *    (mm/gmem_cma_memory_failure.c) can mark that page; a folio with a
+ *    poisoned page is never trimmed again nor given back to CMA.
  *
  * Restoring allocates pages and can fail: the caller gets -ENOMEM and the
  * folio stays whole, trimmed and usable.  There is no standing reserve of
@@ -55,15 +56,20 @@
  * @shared: chunks whose struct pages are mapped to the shared tail page
  * @head_copied: the first vmemmap page was replaced by a copy (the folio
  *               was trimmed once); only then can chunks be shared
- * @nr_poisoned: pages of the folio reported by memory-failure handling
- * @poison_pfn: the first of them
+ * @poisoned: chunks holding a page reported by memory-failure handling;
+ *            bits are only ever set, and read without the lock
  */
 struct gmem_cma_block {
 	DECLARE_BITMAP(shared, GMEM_CMA_VMEMMAP_CHUNKS);
+	DECLARE_BITMAP(poisoned, GMEM_CMA_VMEMMAP_CHUNKS);
 	bool head_copied;
-	unsigned long nr_poisoned;
-	unsigned long poison_pfn;
 };
+
+static bool gmem_cma_block_poisoned(struct gmem_cma_block *blk)
+{
+	return find_first_bit(blk->poisoned, GMEM_CMA_VMEMMAP_CHUNKS) <
+	       GMEM_CMA_VMEMMAP_CHUNKS;
+}
 
 /**
  * struct gmem_cma_vmemmap_node - one node's trimming state and counters
@@ -208,7 +214,7 @@ static int gmem_cma_vmemmap_set_range(struct folio *folio, unsigned long first,
 	mutex_lock(&vnode(nid)->lock);
 	blk = gmem_cma_block(folio);
 	/* A folio never trimmed, or with a poisoned page, is left as it is. */
-	if (blk && share && (!blk->head_copied || blk->nr_poisoned))
+	if (blk && share && (!blk->head_copied || gmem_cma_block_poisoned(blk)))
 		ret = 0;
 	else if (blk)
 		ret = gmem_cma_vmemmap_set(nid, folio, blk, first, nr, share);
@@ -270,10 +276,15 @@ int gmem_cma_vmemmap_add(int nid, struct folio *folio)
  * @nid: node of the folio
  * @folio: a frozen 1 GiB folio on no list, that nothing else can reach
  *
- * Restores the whole vmemmap first.
+ * Restores the whole vmemmap first.  A folio with a poisoned page is
+ * refused: memory-failure handling may have marked it after the pool took
+ * the folio off its free list, and its pages must never reach the page
+ * allocator.
  *
- * Return: 0, or -ENOMEM if the vmemmap could not be restored: the folio is
- * then still whole, trimmed and tracked, and must stay in the pool.
+ * Return: 0, -EHWPOISON if the folio has a poisoned page (it stays tracked
+ * and must be retired), or -ENOMEM if the vmemmap could not be restored:
+ * the folio is then still whole, trimmed and tracked, and must stay in the
+ * pool.
  */
 int gmem_cma_vmemmap_remove(int nid, struct folio *folio)
 {
@@ -283,7 +294,9 @@ int gmem_cma_vmemmap_remove(int nid, struct folio *folio)
 
 	mutex_lock(&vn->lock);
 	blk = gmem_cma_block(folio);
-	if (blk)
+	if (blk && gmem_cma_block_poisoned(blk))
+		ret = -EHWPOISON;
+	else if (blk)
 		ret = gmem_cma_vmemmap_set(nid, folio, blk, 0,
 					   GMEM_CMA_VMEMMAP_CHUNKS, false);
 	if (blk && !ret)
@@ -355,7 +368,7 @@ bool gmem_cma_vmemmap_needs_trim(struct folio *folio)
 	if (!gmem_cma_vmemmap_on)
 		return false;
 	blk = gmem_cma_block(folio);
-	return blk && READ_ONCE(blk->head_copied) && !READ_ONCE(blk->nr_poisoned) &&
+	return blk && READ_ONCE(blk->head_copied) && !gmem_cma_block_poisoned(blk) &&
 	       !bitmap_full(blk->shared, GMEM_CMA_VMEMMAP_CHUNKS);
 }
 
@@ -399,11 +412,13 @@ EXPORT_SYMBOL_FOR_MODULES(gmem_cma_prepare_user_mapping, "kvm");
  * @pfn: the poisoned page
  * @folio_out: set to the folio holding @pfn
  *
- * Restores the chunk holding @pfn, so that its struct page can carry
- * PG_hwpoison.  If that fails the poison is only recorded here.
+ * Records the chunk holding @pfn as poisoned and restores it, so that the
+ * page's struct page can carry PG_hwpoison.  If the restore fails, only the
+ * chunk is recorded: every page of it then counts as poisoned.  Serialized
+ * with gmem_cma_vmemmap_remove(), which refuses a folio recorded here.
  *
  * Return: 1 if the page is now marked poisoned, 0 if it already was, -ENOMEM
- * if only gmem_cma's record has it, -ENOENT if no pool holds the pfn.
+ * if only its chunk is recorded, -ENOENT if no pool holds the pfn.
  */
 int gmem_cma_vmemmap_poison(unsigned long pfn, struct folio **folio_out)
 {
@@ -423,8 +438,7 @@ int gmem_cma_vmemmap_poison(unsigned long pfn, struct folio **folio_out)
 	}
 	folio = pfn_folio(base);
 	*folio_out = folio;
-	if (!blk->nr_poisoned++)
-		blk->poison_pfn = pfn;
+	set_bit(chunk, blk->poisoned);
 	ret = gmem_cma_vmemmap_set(nid, folio, blk, chunk, 1, false);
 	if (!ret)
 		ret = TestSetPageHWPoison(pfn_to_page(pfn)) ? 0 : 1;
@@ -442,7 +456,36 @@ bool gmem_cma_vmemmap_poisoned(struct folio *folio)
 {
 	struct gmem_cma_block *blk = gmem_cma_block(folio);
 
-	return blk && READ_ONCE(blk->nr_poisoned);
+	return blk && gmem_cma_block_poisoned(blk);
+}
+
+/**
+ * gmem_cma_vmemmap_poison_near() - how close to a page is a recorded poison?
+ * @folio: a 1 GiB folio of a pool
+ * @i: index of a 4 KiB page in @folio
+ *
+ * Lockless: the records only grow, and a page marked PG_hwpoison is marked
+ * before its chunk is seen here as restored.
+ *
+ * Return: %GMEM_CMA_POISON_PAGE if page @i is poisoned, or its chunk is
+ * recorded but still trimmed (which page is poisoned is not known);
+ * %GMEM_CMA_POISON_CHUNK if another page of its 2 MiB chunk is;
+ * %GMEM_CMA_POISON_FOLIO if a page of another chunk is; else
+ * %GMEM_CMA_POISON_NONE.
+ */
+enum gmem_cma_poison gmem_cma_vmemmap_poison_near(struct folio *folio,
+						  unsigned long i)
+{
+	struct gmem_cma_block *blk = gmem_cma_block(folio);
+	unsigned long chunk = i / CHUNK_PAGES;
+
+	if (!blk || !gmem_cma_block_poisoned(blk))
+		return GMEM_CMA_POISON_NONE;
+	if (!test_bit(chunk, blk->poisoned))
+		return GMEM_CMA_POISON_FOLIO;
+	if (test_bit(chunk, blk->shared) || PageHWPoison(folio_page(folio, i)))
+		return GMEM_CMA_POISON_PAGE;
+	return GMEM_CMA_POISON_CHUNK;
 }
 
 /**
@@ -475,47 +518,6 @@ EXPORT_SYMBOL_IF_KUNIT(gmem_cma_vmemmap_stats);
 bool gmem_cma_pfn_held(unsigned long pfn)
 {
 	return xa_load(&gmem_cma_blocks, pfn >> GMEM_CMA_PAGE_ORDER);
-}
-
-/**
- * gmem_cma_memory_failure() - handle a memory failure in a pool's folio
- * @pfn: the page that failed
- * @flags: the MF_* flags of memory_failure()
- *
- * The generic handling would split the 1 GiB folio (gmem_cma folios are
- * never split that way) and write struct pages that may be read-only.
- * Instead, the poison is recorded, the page gets PG_hwpoison once its 2 MiB
- * chunk of vmemmap is restored, and the folio is taken out of use: a free
- * one at once if no reservation needs it, one in use when its last
- * reference goes.  Recovery (unmapping it from the guest, splitting out the
- * bad page) is not done.
- *
- * Return: -ENOENT if no pool holds the pfn (generic handling applies),
- * otherwise -EBUSY: the failure was contained, not recovered.
- */
-int gmem_cma_memory_failure(unsigned long pfn, int flags)
-{
-	struct folio *folio;
-	int ret;
-
-	if (!gmem_cma_pfn_held(pfn))
-		return -ENOENT;
-	ret = gmem_cma_vmemmap_poison(pfn, &folio);
-	if (ret == -ENOENT)
-		return ret;
-
-	if (ret > 0)
-		num_poisoned_pages_inc(pfn);
-	folio_set_has_hwpoisoned(folio);
-	gmem_cma_pool_retire(folio_nid(folio), folio, false);
-	if (flags & MF_COUNT_INCREASED)
-		put_page(pfn_to_page(pfn));
-	pr_err_ratelimited("memory failure at pfn %#lx, in the 1 GiB page at pfn %#lx of node %d: %s; the 1 GiB page is not handed out again\n",
-			   pfn, folio_pfn(folio), folio_nid(folio),
-			   ret > 0 ? "page marked poisoned" :
-			   ret == 0 ? "page already poisoned" :
-			   "no memory to restore its struct page, poison recorded by gmem_cma only");
-	return -EBUSY;
 }
 
 /**

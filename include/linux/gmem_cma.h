@@ -37,6 +37,8 @@ bool __gmem_cma_folio_owned(struct folio *folio);
 void gmem_cma_free_folio(struct folio *folio);
 int gmem_cma_prepare_user_mapping(struct folio *folio);
 int gmem_cma_memory_failure(unsigned long pfn, int flags);
+int gmem_cma_poison_order(struct folio *folio, pgoff_t index);
+int gmem_cma_unpoison(unsigned long pfn);
 bool gmem_cma_pfn_held(unsigned long pfn);
 
 /**
@@ -100,6 +102,16 @@ static inline int gmem_cma_prepare_user_mapping(struct folio *folio)
 }
 
 static inline int gmem_cma_memory_failure(unsigned long pfn, int flags)
+{
+	return -ENOENT;
+}
+
+static inline int gmem_cma_poison_order(struct folio *folio, pgoff_t index)
+{
+	return folio_test_hwpoison(folio) ? -EHWPOISON : folio_order(folio);
+}
+
+static inline int gmem_cma_unpoison(unsigned long pfn)
 {
 	return -ENOENT;
 }

@@ -13,11 +13,20 @@
  * gmem_cma_vmemmap restores and trims again 2 MiB chunks of a trimmed
  * folio's vmemmap and checks the savings and the chunk state after each
  * step, and that restored struct pages can be written.
+ *
+ * gmem_cma_memory_failure poisons pages of the pools' folios for good, so
+ * it runs only with gmem_cma_kunit.poison=1 on the command line (a boot of
+ * its own; it skips otherwise): a memory failure inside the window where a
+ * shrink holds a folio off every list keeps that folio out of CMA; a
+ * poisoned free folio that a reservation counted on is replaced from CMA,
+ * or, with no block left, the shortage is counted and allocations fail.
  */
 
+#include <kunit/static_stub.h>
 #include <kunit/test.h>
 #include <linux/cma.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/nodemask.h>
 #include <linux/numa.h>
 #include <linux/sizes.h>
@@ -416,8 +425,196 @@ static struct kunit_suite gmem_cma_vmemmap_test_suite = {
 	.test_cases = gmem_cma_vmemmap_test_cases,
 };
 
+static bool poison;
+module_param(poison, bool, 0444);
+MODULE_PARM_DESC(poison, "run the memory-failure cases, which poison pages for good");
+
+static int gmem_cma_mf_init(struct kunit *test)
+{
+	if (!IS_ENABLED(CONFIG_MEMORY_FAILURE))
+		kunit_skip(test, "no CONFIG_MEMORY_FAILURE");
+	if (!poison)
+		kunit_skip(test, "poisons pages for good: needs gmem_cma_kunit.poison=1");
+	return 0;
+}
+
+/* A node whose area still has @nr blocks in CMA, or skip. */
+static int gmem_cma_mf_node(struct kunit *test, unsigned long nr,
+			    struct gmem_cma_pool_stats *base)
+{
+	int nid;
+
+	for_each_node_state(nid, N_MEMORY) {
+		gmem_cma_pool_stats(nid, base);
+		if (base->capacity >= base->nr_pages + base->poisoned + nr)
+			return nid;
+	}
+	kunit_skip(test, "no gmem_cma area with %lu blocks left in CMA", nr);
+	return NUMA_NO_NODE;
+}
+
+/* The pool of @nid, CMA included, after @poisoned more folios were retired. */
+static void expect_mf_pool(struct kunit *test, int nid,
+			   const struct gmem_cma_pool_stats *b,
+			   unsigned long nr, unsigned long free, unsigned long resv,
+			   unsigned long poisoned, unsigned long short_by)
+{
+	struct gmem_cma_pool_stats st;
+	struct cma *cma = gmem_cma_area(nid);
+
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.nr_pages, nr);
+	KUNIT_EXPECT_EQ(test, st.free, free);
+	KUNIT_EXPECT_EQ(test, st.resv, resv);
+	KUNIT_EXPECT_EQ(test, st.used, b->used);
+	KUNIT_EXPECT_EQ(test, st.poisoned, b->poisoned + poisoned);
+	KUNIT_EXPECT_EQ(test, st.resv_short, short_by);
+	/* Retired folios stay out of CMA. */
+	KUNIT_EXPECT_EQ(test, cma->available_count,
+			cma->count - ((nr + st.poisoned) << GMEM_CMA_PAGE_ORDER));
+}
+
+struct gmem_cma_mf_ctx {
+	unsigned long pfn;
+	int ret;
+	bool called;
+};
+
+static struct gmem_cma_mf_ctx gmem_cma_mf_ctx;
+
+/* Replaces gmem_cma_pool_shrink_window(): a memory failure in the window. */
+static void gmem_cma_mf_in_window(int nid, struct folio *folio)
+{
+	struct gmem_cma_mf_ctx *ctx = &gmem_cma_mf_ctx;
+
+	ctx->called = true;
+	ctx->pfn = folio_pfn(folio) + 3 * (SZ_2M / PAGE_SIZE) + 17;
+	ctx->ret = memory_failure(ctx->pfn, MF_SW_SIMULATED);
+}
+
+/*
+ * A shrink takes a free folio off the list and restores its vmemmap with
+ * no lock held; a memory failure right then must not let the folio, with
+ * its PG_hwpoison page, go back to CMA and the page allocator.
+ */
+static void gmem_cma_mf_shrink_window(struct kunit *test)
+{
+	struct gmem_cma_mf_ctx *ctx = &gmem_cma_mf_ctx;
+	struct gmem_cma_pool_stats b, st;
+	int nid = gmem_cma_mf_node(test, 1, &b);
+
+	memset(ctx, 0, sizeof(*ctx));
+	KUNIT_ASSERT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages + 1), 0);
+	expect_mf_pool(test, nid, &b, b.nr_pages + 1, b.free + 1, b.resv, 0, 0);
+
+	kunit_activate_static_stub(test, gmem_cma_pool_shrink_window,
+				   gmem_cma_mf_in_window);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages), 0);
+	kunit_deactivate_static_stub(test, gmem_cma_pool_shrink_window);
+
+	KUNIT_ASSERT_TRUE(test, ctx->called);
+	KUNIT_EXPECT_EQ(test, ctx->ret, 0);
+	KUNIT_EXPECT_TRUE(test, PageHWPoison(pfn_to_page(ctx->pfn)));
+	KUNIT_EXPECT_FALSE(test, PageHWPoison(pfn_to_page(ctx->pfn + 1)));
+	KUNIT_EXPECT_TRUE(test, gmem_cma_pfn_held(ctx->pfn));
+	/* Retired, not given back: CMA still lacks the block. */
+	expect_mf_pool(test, nid, &b, b.nr_pages, b.free, b.resv, 1, 0);
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.shrinks, b.shrinks);
+
+	/* Once is enough; and it never comes back. */
+	KUNIT_EXPECT_EQ(test, memory_failure(ctx->pfn, MF_SW_SIMULATED), -EHWPOISON);
+	KUNIT_EXPECT_EQ(test, unpoison_memory(ctx->pfn), -EBUSY);
+	KUNIT_EXPECT_TRUE(test, PageHWPoison(pfn_to_page(ctx->pfn)));
+	expect_mf_pool(test, nid, &b, b.nr_pages, b.free, b.resv, 1, 0);
+}
+
+static void gmem_cma_mf_first_free(struct folio *folio, const char *state,
+				   void *data)
+{
+	struct folio **found = data;
+
+	if (!*found && !strcmp(state, "free"))
+		*found = folio;
+}
+
+/*
+ * Poison the only free folio of a pool while a reservation counts on it.
+ * Return the pfn poisoned.
+ */
+static unsigned long gmem_cma_mf_poison_reserved(struct kunit *test, int nid,
+						 const struct gmem_cma_pool_stats *b)
+{
+	struct folio *folio = NULL;
+	unsigned long pfn;
+
+	KUNIT_ASSERT_EQ(test, b->free, 0);
+	KUNIT_ASSERT_EQ(test, gmem_cma_set_pool_pages(nid, b->nr_pages + 1), 0);
+	KUNIT_ASSERT_EQ(test, gmem_cma_pool_reserve(nid, 1), 0);
+	gmem_cma_pool_for_each(nid, gmem_cma_mf_first_free, &folio);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	pfn = folio_pfn(folio) + 100;
+	KUNIT_EXPECT_EQ(test, memory_failure(pfn, MF_SW_SIMULATED), 0);
+	KUNIT_EXPECT_TRUE(test, PageHWPoison(pfn_to_page(pfn)));
+	return pfn;
+}
+
+/* A reserved free folio poisoned: CMA replaces it, the promise holds. */
+static void gmem_cma_mf_reserved_replaced(struct kunit *test)
+{
+	struct gmem_cma_pool_stats b, st;
+	int nid = gmem_cma_mf_node(test, 2, &b);
+	struct folio *folio;
+	unsigned long pfn;
+
+	pfn = gmem_cma_mf_poison_reserved(test, nid, &b);
+	gmem_cma_pool_refill_flush();
+	expect_mf_pool(test, nid, &b, b.nr_pages + 1, 0, b.resv + 1, 1, 0);
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.grow_attempts, b.grow_attempts + 2);
+
+	folio = gmem_cma_pool_alloc(nid);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_NE(test, folio_pfn(folio), ALIGN_DOWN(pfn, 1UL << GMEM_CMA_PAGE_ORDER));
+	KUNIT_EXPECT_FALSE(test, gmem_cma_vmemmap_poisoned(folio));
+	KUNIT_ASSERT_TRUE(test, folio_ref_freeze(folio, 1));
+	gmem_cma_pool_free(nid, folio, false);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages), 0);
+	expect_mf_pool(test, nid, &b, b.nr_pages, 0, b.resv, 1, 0);
+}
+
+/* The same with no block left in CMA: the shortage shows, allocations fail. */
+static void gmem_cma_mf_reserved_short(struct kunit *test)
+{
+	struct gmem_cma_pool_stats b;
+	int nid = gmem_cma_mf_node(test, 1, &b);
+
+	if (b.capacity != b.nr_pages + b.poisoned + 1)
+		kunit_skip(test, "node %d has more than one block left in CMA", nid);
+	gmem_cma_mf_poison_reserved(test, nid, &b);
+	gmem_cma_pool_refill_flush();
+	expect_mf_pool(test, nid, &b, b.nr_pages, 0, b.resv + 1, 1, 1);
+	KUNIT_EXPECT_NULL(test, gmem_cma_pool_alloc(nid));
+	KUNIT_EXPECT_EQ(test, gmem_cma_pool_reserve(nid, 1), -ENOMEM);
+	gmem_cma_pool_unreserve(nid, 1);
+	expect_mf_pool(test, nid, &b, b.nr_pages, 0, b.resv, 1, 0);
+}
+
+static struct kunit_case gmem_cma_mf_test_cases[] = {
+	KUNIT_CASE(gmem_cma_mf_shrink_window),
+	KUNIT_CASE(gmem_cma_mf_reserved_replaced),
+	KUNIT_CASE(gmem_cma_mf_reserved_short),
+	{}
+};
+
+static struct kunit_suite gmem_cma_mf_test_suite = {
+	.name = "gmem_cma_memory_failure",
+	.init = gmem_cma_mf_init,
+	.test_cases = gmem_cma_mf_test_cases,
+};
+
 kunit_test_suites(&gmem_cma_test_suite, &gmem_cma_pool_test_suite,
-		  &gmem_cma_vmemmap_test_suite);
+		  &gmem_cma_vmemmap_test_suite, &gmem_cma_mf_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for gmem_cma");
 MODULE_LICENSE("GPL");
