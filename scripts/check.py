@@ -50,7 +50,12 @@ OUR_TESTS = ["gmem_cma:gmem_cma_areas", "gmem_cma:gmem_cma_pool", "gmem_cma:gmem
 # hugetlb's own vmemmap (HVO) tests: the remapping engine is shared.
 MM_TESTS = ["mm:hugetlb-vmemmap", "mm:hugetlb-soft-offline", "mm:hugetlb-read-hwpoison"]
 HWPOISON_CASES = ["free_folio", "private_file_folio", "mapped_file_folio"]
-KUNIT_SUITES = {"gmem_cma_cmdline": 20, "gmem_cma_pool": 3, "gmem_cma_vmemmap": 3}  # suite -> minimum number of cases
+# suite -> (minimum number of cases, the status each must have).  The
+# memory-failure suite poisons pages for good: it skips unless
+# gmem_cma_kunit.poison=1, which only its own boot (gmem-hwpoison-kunit) gives.
+KUNIT_SUITES = {"gmem_cma_cmdline": (20, "PASS"), "gmem_cma_pool": (3, "PASS"),
+                "gmem_cma_vmemmap": (3, "PASS"), "gmem_cma_memory_failure": (3, "SKIP")}
+KUNIT_POISON_SUITES = {"gmem_cma_memory_failure": (3, "PASS")}
 
 # Skips that do not fail a boot, each with the reason it is legitimate:
 # (boot or "*", test, regex) -> reason.  The regex must match the whole of a
@@ -77,7 +82,24 @@ SKIPS_ALLOWED = {
 # entry applies to a boot that runs the test; the regex must match the whole
 # message after its timestamp.  Any other gmem_cma message fails the boot,
 # except the "reserved" reports and the boot's own expected lines (below).
+# The vmm-poison boot's gmem_vm poisons its default page, GPA 0x20005000 of
+# a guest of 1 GiB: page 0x20005 of that 1 GiB page.
+VMM_POISON_GPA = 0x20005000
+VMM_POISON_PAGE = VMM_POISON_GPA % (1 << 30) >> 12
 LOG_ALLOWED = {
+    ("gmem-hwpoison-kunit", None,
+     r"gmem_cma: memory failure at pfn 0x[0-9a-f]+(: already poisoned|, page \d+ of the 1 GiB "
+     r"page at pfn 0x[0-9a-f]+ \(node \d, (not on the free list: retired by whoever holds it|"
+     r"reserved: retired, a replacement is taken from the CMA area)\))"):
+        "KUnit gmem_cma_memory_failure poisons three pool pages and one twice",
+    ("gmem-hwpoison-kunit", None,
+     r"gmem_cma: unpoison of pfn 0x[0-9a-f]+ refused: its 1 GiB page is held by a pool, "
+     r"and poisoned gmem_cma pages are never unpoisoned"):
+        "KUnit gmem_cma_mf_shrink_window checks that unpoison is refused",
+    ("gmem-hwpoison-kunit", None,
+     r"gmem_cma: node \d: no replacement for a poisoned reserved 1 GiB page \(error -28\): "
+     r"the file that reserved it gets ENOMEM for its last page until the pool grows"):
+        "KUnit gmem_cma_mf_reserved_short: the area has no block left",
     ("*", "gmem_cma:gmem_cma_pool",
      r"gmem_cma: (node \d+|all nodes): nr_pages: "
      r"'(abc|-1||1x|1\.5| 1|99999999999999999999)' is not a number of pages"):
@@ -168,6 +190,13 @@ LOG_ALLOWED = {
         "mapped_file_folio: MADV_SOFT_OFFLINE is refused",
     ("vmm-demo", None, RESERVED):
         "make run's report prints the kernel's gmem_cma lines again (dmesg)",
+    ("vmm-poison", None,
+     rf"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page {VMM_POISON_PAGE} of the 1 GiB page "
+     r"at pfn 0x[0-9a-f]+ \(node 1, in use: mappings dropped, retired when freed\)"):
+        "gmem_vm --poison: MADV_HWPOISON of one page of its guest's memory, once",
+    ("vmm-poison", None,
+     r"gmem_cma: node 1: 1 GiB page at pfn 0x[0-9a-f]+ has a poisoned page: retired"):
+        "gmem_vm --poison: that 1 GiB page leaves the pool at its last put",
 }
 
 # The boot matrix: kernel arguments, the expected GiB per node, and the
@@ -278,10 +307,33 @@ def all_boots():
         # What "make run" shows: a VM on 1 GiB pages of node 1.
         make_boot("vmm-demo", "kunit.enable=0 gmem_cma=0:2G,1:2G", "gmem_test=run",
                   reserved={0: 2, 1: 2}, also=[(r"gmem_vm: PASS", 1), (r"pages_1g\D+1\b", 1)]),
+        # gmem_vm --poison: a page of the running guest's memory fails; the
+        # guest faults on that page only and verifies the rest.  Its pool
+        # loses the 1 GiB page for good: a boot of its own.
+        make_boot("vmm-poison", "kunit.enable=0 gmem_cma=0:2G,1:2G", "gmem_test=run-poison",
+                  reserved={0: 2, 1: 2},
+                  also=[(r"gmem_vm: PASS", 1),
+                        (rf"gmem_vm: guest memory error at GPA {VMM_POISON_GPA:#x}: page lost", 1),
+                        (rf"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page {VMM_POISON_PAGE} ",
+                         1),
+                        (r"VM stats: pages_4k 511, pages_2m 511, pages_1g 0\b", 1),
+                        (r"host: reading GPA 0x[0-9a-f]+ raised SIGBUS BUS_MCEERR_AR", 1)]),
         # Node 1 has no area: a 1 GiB guest_memfd bound there gets ENODEV.
         make_boot("gmem-node0-only", "kunit.enable=0 gmem_cma=0:2G",
                   kselftests(["kvm:guest_memfd_1g_test"]), tests=["kvm:guest_memfd_1g_test"],
                   reserved={0: 2}, subtests=["global.no_pool_on_allowed_node"]),
+        # The KUnit memory-failure suite poisons three pages for good.
+        make_boot("gmem-hwpoison-kunit",
+                  "gmem_cma=0:2G,1:2G kunit.filter_glob=gmem_cma_memory_failure "
+                  "gmem_cma_kunit.poison=1", "gmem_test=none",
+                  reserved={0: 2, 1: 2}, kunit=KUNIT_POISON_SUITES,
+                  also=[(r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page \d+ of the 1 GiB "
+                         r"page at pfn 0x[0-9a-f]+ \(node \d, not on the free list", 1),
+                        (r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page 100 of the 1 GiB "
+                         r"page at pfn 0x[0-9a-f]+ \(node \d, reserved: retired, a replacement", 2),
+                        (r"gmem_cma: node \d: no replacement for a poisoned reserved 1 GiB page "
+                         r"\(error -28\)", 1),
+                        (r"gmem_cma: unpoison of pfn 0x[0-9a-f]+ refused", 1)]),
         # Poisoned pages never come back: a boot of its own.
         make_boot("gmem-hwpoison", "kunit.enable=0 gmem_cma=0:2G,1:2G",
                   kselftests(["gmem_cma:gmem_cma_hwpoison"], "gmem_hwpoison_test"),
@@ -323,14 +375,27 @@ class Results:
             print(f"FAIL {name}{': ' + detail if detail else ''}", flush=True)
 
 
+def scale_timeouts(iargs, scale):
+    """iargs with the per-test kselftest timeout (gmem_timeout=, 600 s if
+    not given: run_kselftest.sh -o in the guest's init) multiplied by scale,
+    for slower kernels (make stress: KASAN under TCG)."""
+    if scale == 1 or "gmem_test=kselftest" not in iargs.split():
+        return iargs
+    m = re.search(r"\bgmem_timeout=(\d+)", iargs)
+    t = f"gmem_timeout={int(int(m.group(1) if m else 600) * scale)}"
+    return iargs.replace(m.group(0), t) if m else f"{iargs} {t}"
+
+
 def boot(args, name, kargs, iargs):
     """Boot once; return the console log as text."""
     log = os.path.join(args.logs, f"{name}.log")
     start = time.time()
     cmd = [os.path.join(args.scripts, "vm.sh"), args.kernel, args.initrd, log]
-    cmd += kargs.split() + ["--"] + iargs.split()
+    cmd += (kargs + " " + args.kargs).split() + ["--"]
+    cmd += scale_timeouts(iargs, args.timeout_scale).split()
     # The main boot runs for about ten minutes under TCG: leave room.
-    rc = subprocess.call(cmd, env=dict(os.environ, VM_TIMEOUT=os.environ.get("VM_TIMEOUT", "2400")))
+    vm_timeout = float(os.environ.get("VM_TIMEOUT", "2400")) * args.timeout_scale
+    rc = subprocess.call(cmd, env=dict(os.environ, VM_TIMEOUT=str(int(vm_timeout))))
     print(f"---- boot {name}: {time.time() - start:.0f} s (qemu exit {rc}), log {log}",
           flush=True)
     with open(log, errors="replace") as f:
@@ -475,8 +540,9 @@ def kselftest_results(add, allowed, boot, user):
                 add(what, False, f"skipped, not in SKIPS_ALLOWED: {line}")
 
 
-def kunit_results(add, kunit, text):
-    """Parse KUnit's KTAP from the boot log with the kernel's kunit.py."""
+def kunit_results(add, kunit, text, expect=None):
+    """Parse KUnit's KTAP from the boot log with the kernel's kunit.py;
+    expect: suite -> (minimum cases, status), KUNIT_SUITES by default."""
     ktap = text.split("GMEM_TEST_BEGIN")[0]
     with tempfile.TemporaryDirectory() as tmp:
         logf = os.path.join(tmp, "kunit.log")
@@ -498,13 +564,15 @@ def kunit_results(add, kunit, text):
             yield from leaves(sub, f"{prefix}.{sub['name']}")
 
     suites = {g["name"]: list(leaves(g, g["name"])) for g in data.get("sub_groups", [])}
-    for suite, minimum in KUNIT_SUITES.items():
+    expect = expect or KUNIT_SUITES
+    for suite, (minimum, want) in expect.items():
         cases = suites.get(suite, [])
         if len(cases) < minimum:
             add(f"kunit {suite}", False, f"{len(cases)} results, expected at least {minimum}")
             continue
         for case, status in cases:
-            add(f"kunit {case}", status == "PASS", status)
+            add(f"kunit {case}" + (f" ({want})" if want != "PASS" else ""),
+                status == want, status)
 
 
 def gmem_messages(add, boot, kernel):
@@ -545,7 +613,8 @@ def judge(boot, text, kunit=None):
 
     user, kernel = split_console(text)
     if boot["kunit"]:
-        kunit_results(add, kunit, text)
+        kunit_results(add, kunit, text,
+                      boot["kunit"] if isinstance(boot["kunit"], dict) else None)
     if boot["tests"]:
         kselftest_results(add, allowed, boot, user)
     for sub in boot["subtests"]:
@@ -598,6 +667,9 @@ SELF_TEST_KUNIT = [
     ("gmem_cma_vmemmap", [("gmem_cma_vmemmap_chunks", []),
                           ("gmem_cma_vmemmap_refuses_changed", []),
                           ("gmem_cma_vmemmap_bad_ranges", [])]),
+    ("gmem_cma_memory_failure", [("gmem_cma_mf_shrink_window", []),
+                                 ("gmem_cma_mf_reserved_replaced", []),
+                                 ("gmem_cma_mf_reserved_short", [])]),
 ]
 
 
@@ -616,9 +688,13 @@ def synthetic_console(boot, boot_msgs=()):
     for msg in boot_msgs:
         kmsg(msg)
     if boot["kunit"]:
+        expect = boot["kunit"] if isinstance(boot["kunit"], dict) else KUNIT_SUITES
+        suites = [(s, c) for s, c in SELF_TEST_KUNIT if s in expect]
         kmsg("KTAP version 1")
-        kmsg(f"1..{len(SELF_TEST_KUNIT)}")
-        for i, (suite, cases) in enumerate(SELF_TEST_KUNIT, 1):
+        kmsg(f"1..{len(suites)}")
+        for i, (suite, cases) in enumerate(suites, 1):
+            skip = " # SKIP needs gmem_cma_kunit.poison=1" \
+                if expect[suite][1] == "SKIP" else ""
             kmsg("    KTAP version 1")
             kmsg(f"    # Subtest: {suite}")
             kmsg(f"    1..{len(cases)}")
@@ -632,9 +708,12 @@ def synthetic_console(boot, boot_msgs=()):
                 if case == "gmem_cma_vmemmap_refuses_changed":
                     kmsg("gmem_cma: node 0: cannot trim the vmemmap of 1 GiB page at pfn "
                          "0x140000 again (error -16)")
-                kmsg(f"    ok {j} {case}")
-            kmsg(f"# {suite}: pass:{len(cases)} fail:0 skip:0 total:{len(cases)}")
-            kmsg(f"ok {i} {suite}")
+                kmsg(f"    ok {j} {case}{skip}")
+            if skip:
+                kmsg(f"# {suite}: pass:0 fail:0 skip:{len(cases)} total:{len(cases)}")
+            else:
+                kmsg(f"# {suite}: pass:{len(cases)} fail:0 skip:0 total:{len(cases)}")
+            kmsg(f"ok {i} {suite}{skip}")
     kmsg("Run /init as init process")
     lines.append("GMEM_TEST_BEGIN mode=kselftest")
     lines += ["TAP version 13", f"1..{len(boot['tests'])}"]
@@ -777,6 +856,10 @@ def main():
     ap.add_argument("--initrd")
     ap.add_argument("--logs")
     ap.add_argument("--only", help="run only boots whose name contains this")
+    ap.add_argument("--kargs", default="",
+                    help="kernel arguments added to every boot (make stress: the debug kernel's)")
+    ap.add_argument("--timeout-scale", type=float, default=1,
+                    help="multiply the boot and kselftest timeouts (make stress: KASAN is slower)")
     ap.add_argument("--self-test", action="store_true",
                     help="judge built-in consoles (no boot): each detector must fail")
     args = ap.parse_args()
