@@ -3,13 +3,17 @@
  * gmem_vm: a tiny VMM that runs a guest in guest_memfd memory made of
  * 1 GiB gmem_cma pages, and shows where the pages come from.
  *
- * usage: gmem_vm [-n NODE] [-g GIB]
+ * usage: gmem_vm [-n NODE] [-g GIB] [--poison[=GPA]]
  *
  *   -n NODE  create the guest_memfd under MPOL_BIND to NODE, so that its
  *            pages are reserved from that node's pool (default: the
  *            task's default policy)
  *   -g GIB   guest memory size in GiB, 1 to 3 (default 1); the guest
  *            runs in 32-bit mode, so its memory must end below 4 GiB
+ *   --poison[=GPA]
+ *            a memory failure in the running guest's memory: see below
+ *            (GPA: a 4 KiB aligned page of the test area, default
+ *            0x20005000)
  *
  * It prints the gmem_cma pools, creates a VM and a guest_memfd with
  * GUEST_MEMFD_FLAG_HUGE_PAGES (huge_page_size_log2 = 30), maps it at a
@@ -21,16 +25,33 @@
  * the guest's words through its mapping, prints the pools, the debugfs
  * line of the file and the nodes of the pages (move_pages()), and
  * requires the VM stat pages_1g to equal GIB.  After teardown the pools
- * must be back to where they were.  Every step prints what it did; the
- * last line is "gmem_vm: PASS" (exit status 0), or "gmem_vm: FAIL: <step>:
- * <reason>" on stderr with exit status 1 (2 for a usage error).
- * Needs root, /dev/kvm and a kernel with gmem_cma pools.
+ * must be back to where they were.
+ *
+ * With --poison, the VMM stops the guest after it wrote its memory, reads
+ * the word at GPA through its mapping (the host pfn from /proc/self/pagemap)
+ * and poisons the page with madvise(MADV_HWPOISON) (CAP_SYS_ADMIN).  The
+ * guest's read-back of that page makes KVM_RUN fail with EHWPOISON and a
+ * KVM_EXIT_MEMORY_FAULT: the VMM reports "guest memory error at GPA ...:
+ * page lost", requires it to be exactly once and exactly that page, and
+ * resumes the guest after the page, which verifies every other word.  The
+ * host's sample skips the page; reading it raises SIGBUS BUS_MCEERR_AR.
+ * The stats must show the GiB remapped around the page (2 MiB pieces, 4 KiB
+ * in the page's 2 MiB), and after teardown the pools must be back where
+ * they were but for that 1 GiB page, retired ("poisoned" one higher).
+ *
+ * Every step prints what it did; the last line is "gmem_vm: PASS" (exit
+ * status 0), or "gmem_vm: FAIL: <step>: <reason>" on stderr with exit
+ * status 1 (2 for a usage error).  Needs root, /dev/kvm and a kernel with
+ * gmem_cma pools (and CONFIG_MEMORY_FAILURE for --poison).
  *
  * Build: make (after "make headers" in the kernel tree).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +74,16 @@
 #define MAX_NODES	64
 #define POOLS_DIR	"/sys/kernel/mm/gmem_cma"
 #define FILES_PATH	"/sys/kernel/debug/gmem_cma/files"
+#define DEBUG_POOLS	"/sys/kernel/debug/gmem_cma/pools"
+#define PAGE_4K		0x1000ULL
+#define CHUNK_PAGES	512		/* 4 KiB pages in 2 MiB */
+#define GIB_CHUNKS	512		/* 2 MiB pieces in 1 GiB */
+#define PM_PFN		0x007fffffffffffffULL	/* /proc/self/pagemap */
+#define PM_PRESENT	0x8000000000000000ULL
+#define KPF_HWPOISON	19		/* /proc/kpageflags */
+#ifndef MADV_HWPOISON
+#define MADV_HWPOISON	100
+#endif
 
 /* Guest physical layout and the guest's I/O ports. */
 #define CODE_GPA	0x1000ULL	/* guest code, also the top of its stack */
@@ -66,12 +97,17 @@
 #define MARKER_HI	0x676d656dU	/* high half of a marker: "gmem" */
 #define MARKER_XOR	0x1badb002U	/* low half of a marker: gpa ^ this */
 #define PATTERN		0x5a5a5a5aU	/* word at address a: a ^ PATTERN */
+#define POISON_GPA	0x20005000ULL	/* --poison without a GPA */
+#define READ_CMP	0x49		/* guest code: the read-back's load */
+#define READ_NEXT	0x50		/* guest code: the read-back's bound check */
 
 /*
  * The guest, at CODE_GPA, in 32-bit protected mode without paging.
  * In: ebx = TEST_START, ecx = end of memory, esi = TABLE_GPA, DF = 0.
  * Offsets are from CODE_GPA; edi holds the address being checked.
  * The immediates are MARKER_XOR, MARKER_HI, PATTERN and the ports.
+ * After the read-back's load (READ_CMP) faults on a lost page, the VMM
+ * sets edi past the page and resumes at the bound check (READ_NEXT).
  */
 static const unsigned char guest_code[] = {
 	0xad,				/* 00 mark:  lodsd  (eax = next GPA) */
@@ -137,6 +173,16 @@ struct pools {
 	int nr;
 	int node[MAX_NODES];
 	long val[MAX_NODES][NR_POOL_FIELDS];
+};
+
+/* --poison: the page, and what injecting into it found. */
+struct poison {
+	unsigned long long gpa;	/* the 4 KiB page to poison; 0: no --poison */
+	unsigned long pfn;	/* its host pfn */
+	int node;		/* its node */
+	long poisoned;		/* debugfs "poisoned" of the node before */
+	int injected;		/* MADV_HWPOISON succeeded */
+	int faults;		/* KVM_EXIT_MEMORY_FAULT exits for it */
 };
 
 static noreturn void die(int err, const char *fmt, ...)
@@ -227,6 +273,28 @@ static int pools_equal(const struct pools *a, const struct pools *b)
 		if (a->node[i] != b->node[i] ||
 		    memcmp(&a->val[i][1], &b->val[i][1], 3 * sizeof(long)))
 			return 0;
+	return 1;
+}
+
+/*
+ * Is @b @a but for a 1 GiB page of @node retired (taken from the free pages
+ * by a file, poisoned, gone at its last put): nr_pages and free one lower?
+ */
+static int pools_retired(const struct pools *a, const struct pools *b, int node)
+{
+	size_t f;
+	int i;
+
+	if (a->nr != b->nr)
+		return 0;
+	for (i = 0; i < a->nr; i++) {
+		if (a->node[i] != b->node[i])
+			return 0;
+		for (f = 0; f < NR_POOL_FIELDS; f++)
+			if (b->val[i][f] != a->val[i][f] -
+			    (a->node[i] == node && f < 2))
+				return 0;
+	}
 	return 1;
 }
 
@@ -330,19 +398,197 @@ static void setup_vcpu(int vcpu_fd, unsigned long long end)
 		die(errno, "KVM_SET_REGS");
 }
 
-/* Run the guest until it halts; fail unless it reported a pass. */
-static void run_guest(int vcpu_fd, struct kvm_run *run, unsigned long long size)
+static void check_word(char *mem, unsigned long long gpa)
+{
+	unsigned int w = *(unsigned int *)(mem + gpa);
+
+	if (w != (gpa ^ PATTERN))
+		die(0, "host check: word at GPA %#llx is %#x, expected %#llx",
+		    gpa, w, gpa ^ PATTERN);
+}
+
+/* Open a debugfs file, mounting debugfs if it is not. */
+static FILE *open_debugfs(const char *path)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f && errno == ENOENT &&
+	    !mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL))
+		f = fopen(path, "r");
+	if (!f)
+		die(errno, "debugfs: open %s", path);
+	return f;
+}
+
+/*
+ * The "poisoned" count of @node in debugfs gmem_cma/pools; its line goes to
+ * @line (if not NULL, @size bytes).
+ */
+static long pool_poisoned(int node, char *line, size_t size)
+{
+	char buf[512], head[32], *p;
+	FILE *f = open_debugfs(DEBUG_POOLS);
+	long v = -1;
+
+	snprintf(head, sizeof(head), "node %d: capacity ", node);
+	while (fgets(buf, sizeof(buf), f)) {
+		if (strncmp(buf, head, strlen(head)))
+			continue;
+		p = strstr(buf, " poisoned ");
+		if (p)
+			v = strtol(p + strlen(" poisoned "), NULL, 10);
+		if (line)
+			snprintf(line, size, "%s", buf);
+		break;
+	}
+	fclose(f);
+	if (v < 0)
+		die(0, "debugfs: no \"poisoned\" for node %d in " DEBUG_POOLS, node);
+	return v;
+}
+
+/* The host pfn mapped at @addr, from /proc/self/pagemap (CAP_SYS_ADMIN). */
+static unsigned long host_pfn(void *addr)
+{
+	unsigned long long e = 0;
+	int fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0)
+		die(errno, "poison: open /proc/self/pagemap");
+	if (pread(fd, &e, sizeof(e), (unsigned long)addr / PAGE_4K * sizeof(e)) !=
+	    sizeof(e))
+		die(errno, "poison: read /proc/self/pagemap");
+	close(fd);
+	if (!(e & PM_PRESENT) || !(e & PM_PFN))
+		die(0, "poison: pagemap entry of %p is %#llx: not present, or no pfn",
+		    addr, e);
+	return e & PM_PFN;
+}
+
+/* Does /proc/kpageflags give @pfn KPF_HWPOISON? */
+static int pfn_hwpoison(unsigned long pfn)
+{
+	unsigned long long flags = 0;
+	int fd;
+
+	fd = open("/proc/kpageflags", O_RDONLY);
+	if (fd < 0)
+		die(errno, "poison: open /proc/kpageflags");
+	if (pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) != sizeof(flags))
+		die(errno, "poison: read /proc/kpageflags of pfn %#lx", pfn);
+	close(fd);
+	return !!(flags & 1ULL << KPF_HWPOISON);
+}
+
+/* The node of the page mapped at @addr (move_pages() without moving). */
+static int page_node(void *addr)
+{
+	int status = -1;
+
+	if (syscall(SYS_move_pages, 0, 1UL, &addr, NULL, &status, 0))
+		die(errno, "move_pages");
+	if (status < 0 || status >= MAX_NODES)
+		die(status < 0 ? -status : 0, "move_pages: status %d for %p",
+		    status, addr);
+	return status;
+}
+
+/*
+ * The guest has written its memory and waits at its PORT_PROGRESS 2 exit:
+ * poison the page at p->gpa, from the host, before the read-back.
+ */
+static void inject_poison(char *mem, struct poison *p)
+{
+	char *page = mem + p->gpa;
+	unsigned long idx;
+
+	/* Reading the guest's word also makes the host map the page. */
+	check_word(mem, p->gpa);
+	p->pfn = host_pfn(page);
+	p->node = page_node(page);
+	p->poisoned = pool_poisoned(p->node, NULL, 0);
+	idx = p->pfn % (GIB / PAGE_4K);
+	printf("gmem_vm: poison: GPA %#llx is pfn %#lx, page %lu of its 1 GiB page, node %d\n",
+	       p->gpa, p->pfn, idx, p->node);
+	if (idx != p->gpa % GIB / PAGE_4K)
+		die(0, "poison: pfn %#lx is not at the offset of GPA %#llx in its 1 GiB page",
+		    p->pfn, p->gpa);
+	if (pfn_hwpoison(p->pfn))
+		die(0, "poison: pfn %#lx is poisoned already", p->pfn);
+	if (madvise(page, PAGE_4K, MADV_HWPOISON))
+		die(errno, "poison: madvise(%p, 4 KiB, MADV_HWPOISON)", page);
+	p->injected = 1;
+	/* pfn ^ 1: the other page of an aligned pair, in the same 1 GiB */
+	if (!pfn_hwpoison(p->pfn) || pfn_hwpoison(p->pfn ^ 1))
+		die(0, "poison: kpageflags: HWPOISON of pfn %#lx %d, of pfn %#lx %d (want 1, 0)",
+		    p->pfn, pfn_hwpoison(p->pfn), p->pfn ^ 1, pfn_hwpoison(p->pfn ^ 1));
+	printf("gmem_vm: poison: MADV_HWPOISON done: pfn %#lx has KPF_HWPOISON, pfn %#lx not\n",
+	       p->pfn, p->pfn ^ 1);
+}
+
+/*
+ * KVM_RUN failed with EHWPOISON and a KVM_EXIT_MEMORY_FAULT: the guest's
+ * read-back loaded the first word of the lost page.  It must be the
+ * injected page, once; the guest skips the page and reads on.
+ */
+static void skip_lost_page(int vcpu_fd, struct kvm_run *run, struct poison *p)
+{
+	unsigned long long gpa = run->memory_fault.gpa;
+	struct kvm_regs r;
+
+	printf("gmem_vm: guest memory error at GPA %#llx: page lost (EHWPOISON, size %#llx)\n",
+	       gpa, run->memory_fault.size);
+	if (gpa != p->gpa || run->memory_fault.size != PAGE_4K) {
+		dump_vcpu(vcpu_fd, run);
+		die(0, "poison: fault at GPA %#llx size %#llx, expected GPA %#llx size 0x1000",
+		    gpa, run->memory_fault.size, p->gpa);
+	}
+	if (++p->faults > 1) {
+		dump_vcpu(vcpu_fd, run);
+		die(0, "poison: GPA %#llx faulted again after the guest skipped it", gpa);
+	}
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &r))
+		die(errno, "KVM_GET_REGS");
+	if (r.rip != CODE_GPA + READ_CMP || r.rdi != gpa) {
+		dump_vcpu(vcpu_fd, run);
+		die(0, "poison: fault at rip %#llx, edi %#llx; expected rip %#llx, edi %#llx",
+		    r.rip, r.rdi, CODE_GPA + READ_CMP, gpa);
+	}
+	r.rdi = gpa + PAGE_4K;
+	r.rip = CODE_GPA + READ_NEXT;
+	if (ioctl(vcpu_fd, KVM_SET_REGS, &r))
+		die(errno, "KVM_SET_REGS");
+	printf("gmem_vm: VMM: the injected page exactly; the guest reads on from %#llx\n",
+	       gpa + PAGE_4K);
+}
+
+/*
+ * Run the guest until it halts; fail unless it reported a pass.  With
+ * --poison (p->gpa), poison the page between its write and its read-back.
+ */
+static void run_guest(int vcpu_fd, struct kvm_run *run, char *mem,
+		      unsigned long long size, struct poison *p)
 {
 	double mib = (size - TEST_START) / (double)MIB;
 	double t0 = now_ms(), t1 = t0, t2 = t0, t3;
 	unsigned int addr = 0, value = 0, val;
 	long result = -1;
+	int err;
 
 	for (;;) {
 		if (ioctl(vcpu_fd, KVM_RUN, NULL)) {
 			if (errno == EINTR)
 				continue;
-			die(errno, "KVM_RUN");
+			if (errno == EHWPOISON && p->injected &&
+			    run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
+				skip_lost_page(vcpu_fd, run, p);
+				continue;
+			}
+			err = errno;
+			if (err == EHWPOISON)
+				dump_vcpu(vcpu_fd, run);
+			die(err, "KVM_RUN");
 		}
 		if (run->exit_reason == KVM_EXIT_HLT)
 			break;
@@ -368,6 +614,10 @@ static void run_guest(int vcpu_fd, struct kvm_run *run, unsigned long long size)
 				t2 = now_ms();
 				printf("gmem_vm: guest: wrote %.0f MiB in %.3f s (%.1f MiB/s)\n",
 				       mib, (t2 - t1) / 1e3, mib * 1e3 / (t2 - t1));
+				if (p->gpa) {
+					inject_poison(mem, p);
+					t2 = now_ms();
+				}
 			}
 			break;
 		case PORT_ADDR:
@@ -394,9 +644,14 @@ static void run_guest(int vcpu_fd, struct kvm_run *run, unsigned long long size)
 		dump_vcpu(vcpu_fd, run);
 		die(0, "guest: halted without a result (%ld)", result);
 	}
+	/* Nothing but the read-back touches the page after the injection. */
+	if (p->gpa && p->faults != 1)
+		die(0, "poison: %d memory-fault exits for GPA %#llx, expected 1 (its read-back)",
+		    p->faults, p->gpa);
 	t3 = now_ms();
-	printf("gmem_vm: guest: verified %.0f MiB in %.3f s (%.1f MiB/s), run took %.3f s\n",
-	       mib, (t3 - t2) / 1e3, mib * 1e3 / (t3 - t2), (t3 - t0) / 1e3);
+	printf("gmem_vm: guest: verified %.0f MiB%s in %.3f s (%.1f MiB/s), run took %.3f s\n",
+	       mib, p->gpa ? " but the lost 4 KiB" : "", (t3 - t2) / 1e3,
+	       mib * 1e3 / (t3 - t2), (t3 - t0) / 1e3);
 }
 
 /* The host writes the markers and the table the guest checks them with. */
@@ -419,30 +674,85 @@ static void write_markers(char *mem, unsigned long long size)
 	       MARK0_GPA);
 }
 
-static void check_word(char *mem, unsigned long long gpa)
+/*
+ * Guest words seen by the host: first and last of every 2 MiB, but not in
+ * the lost page @lost (0: none); and the words on either side of @lost.
+ */
+static void check_from_host(char *mem, unsigned long long size,
+			    unsigned long long lost)
 {
-	unsigned int w = *(unsigned int *)(mem + gpa);
-
-	if (w != (gpa ^ PATTERN))
-		die(0, "host check: word at GPA %#llx is %#x, expected %#llx",
-		    gpa, w, gpa ^ PATTERN);
-}
-
-/* Guest words seen by the host: first and last of every 2 MiB. */
-static void check_from_host(char *mem, unsigned long long size)
-{
-	unsigned long long gpa;
+	unsigned long long gpa, w[2];
+	unsigned long n = 0;
+	int i;
 
 	for (gpa = TEST_START; gpa < size; gpa += 2 * MIB) {
-		check_word(mem, gpa);
-		check_word(mem, gpa + 2 * MIB - 4);
+		w[0] = gpa;
+		w[1] = gpa + 2 * MIB - 4;
+		for (i = 0; i < 2; i++) {
+			if (lost && w[i] / PAGE_4K == lost / PAGE_4K)
+				continue;
+			check_word(mem, w[i]);
+			n++;
+		}
 	}
-	printf("gmem_vm: host: read %llu guest-written words through the mapping: OK\n",
-	       (size - TEST_START) / MIB);
+	/* Unless the sample has them: @lost starts or ends a 2 MiB piece. */
+	if (lost && lost % (2 * MIB)) {
+		check_word(mem, lost - 4);
+		n++;
+	}
+	if (lost && (lost + PAGE_4K) % (2 * MIB)) {
+		check_word(mem, lost + PAGE_4K);
+		n++;
+	}
+	printf("gmem_vm: host: read %lu guest-written words through the mapping%s: OK\n",
+	       n, lost ? " (the lost page's neighbours, not it)" : "");
 }
 
-/* The nodes of the pages, from one address per 2 MiB (all touched). */
-static void print_nodes(char *mem, unsigned long long size, int bind)
+/* SIGBUS from reading the lost page on purpose: where and why. */
+static sigjmp_buf sigbus_jmp;
+static char *sigbus_page;	/* the page being read, NULL: not expected */
+static siginfo_t sigbus_info;
+
+static void on_sigbus(int sig, siginfo_t *si, void *ucontext)
+{
+	(void)sig;
+	(void)ucontext;
+	if (!sigbus_page)
+		die(0, "unexpected SIGBUS: si_code %d at %p", si->si_code,
+		    si->si_addr);
+	sigbus_info = *si;
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Reading the lost page through the host mapping must raise SIGBUS. */
+static void touch_lost_page(char *mem, unsigned long long lost)
+{
+	char *page = mem + lost;
+	unsigned int v;
+
+	/* Stored before sigsetjmp(), a call: the handler sees it. */
+	sigbus_page = page;
+	if (!sigsetjmp(sigbus_jmp, 1)) {
+		v = *(unsigned int *)page;
+		die(0, "host: reading the lost page at GPA %#llx gave %#x, no SIGBUS",
+		    lost, v);
+	}
+	sigbus_page = NULL;
+	if (sigbus_info.si_code != BUS_MCEERR_AR ||
+	    sigbus_info.si_addr != page || sigbus_info.si_addr_lsb != 12)
+		die(0, "host: SIGBUS si_code %d, si_addr %p, si_addr_lsb %d; expected %d, %p, 12",
+		    sigbus_info.si_code, sigbus_info.si_addr,
+		    sigbus_info.si_addr_lsb, BUS_MCEERR_AR, page);
+	printf("gmem_vm: host: reading GPA %#llx raised SIGBUS BUS_MCEERR_AR at %p, lsb 12\n",
+	       lost, page);
+}
+
+/*
+ * The nodes of the pages, from one address per 2 MiB (all touched), the
+ * page after it if that is the lost page @lost.
+ */
+static void print_nodes(char *mem, unsigned long long size, int bind,
+			unsigned long long lost)
 {
 	unsigned long n = size / (2 * MIB), i;
 	unsigned long mib[MAX_NODES] = { 0 };
@@ -451,8 +761,11 @@ static void print_nodes(char *mem, unsigned long long size, int bind)
 
 	if (!pages || !status)
 		die(ENOMEM, "move_pages");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		pages[i] = mem + i * 2 * MIB + (i ? 0 : CODE_GPA);
+		if (lost && i * 2 * MIB == lost)
+			pages[i] = mem + lost + PAGE_4K;
+	}
 	if (syscall(SYS_move_pages, 0, n, pages, NULL, status, 0))
 		die(errno, "move_pages");
 	for (i = 0; i < n; i++) {
@@ -483,12 +796,7 @@ static void print_file_line(int gmem_fd, int gib)
 
 	if (fstat(gmem_fd, &st))
 		die(errno, "fstat guest_memfd");
-	f = fopen(FILES_PATH, "r");
-	if (!f && errno == ENOENT &&
-	    !mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL))
-		f = fopen(FILES_PATH, "r");
-	if (!f)
-		die(errno, "debugfs: open " FILES_PATH);
+	f = open_debugfs(FILES_PATH);
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%lu %*d %*s %lu %*u %*u %15s", &ino, &pages,
 			   state) != 3 || ino != st.st_ino)
@@ -544,9 +852,13 @@ static void read_stats(int vm_fd, unsigned long long *val)
 }
 
 static const char usage_text[] =
-"usage: gmem_vm [-n NODE] [-g GIB]\n"
+"usage: gmem_vm [-n NODE] [-g GIB] [--poison[=GPA]]\n"
 "  -n NODE  bind the guest_memfd's pages to NODE (default: no binding)\n"
-"  -g GIB   guest memory in GiB, 1 to 3 (the guest is 32-bit; default 1)\n";
+"  -g GIB   guest memory in GiB, 1 to 3 (the guest is 32-bit; default 1)\n"
+"  --poison[=GPA]\n"
+"           poison the 4 KiB page at GPA (default 0x20005000; from 0x200000\n"
+"           to the end of guest memory) after the guest wrote its memory:\n"
+"           its read-back must fault on that page only\n";
 
 static noreturn void usage(void)
 {
@@ -568,29 +880,46 @@ static long parse(const char *s, long min, long max)
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "poison", optional_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct kvm_create_guest_memfd gmem = { 0 };
 	struct kvm_userspace_memory_region2 region = { 0 };
 	int kvm_fd, vm_fd, gmem_fd, vcpu_fd, node = -1, gib = 1, opt, err;
 	unsigned long long size, stats[3], need;
-	long caps, flags, run_size;
-	char what[48];
+	long caps, flags, run_size, poisoned;
+	char what[48], line[512], *end;
 	struct pools before, during, after;
+	struct poison poison = { 0 };
+	struct sigaction sa = { 0 };
 	struct kvm_run *run;
 	double t, deadline;
 	char *mem;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt(argc, argv, "n:g:h")) != -1) {
-		if (opt == 'n')
+	while ((opt = getopt_long(argc, argv, "n:g:h", longopts, NULL)) != -1) {
+		if (opt == 'n') {
 			node = parse(optarg, 0, MAX_NODES - 1);
-		else if (opt == 'g')
+		} else if (opt == 'g') {
 			gib = parse(optarg, 1, MAX_GIB);
-		else
+		} else if (opt == 'p') {
+			poison.gpa = POISON_GPA;
+			errno = 0;
+			if (optarg)
+				poison.gpa = strtoull(optarg, &end, 0);
+			if (optarg && (errno || end == optarg || *end))
+				usage();
+		} else {
 			usage();
+		}
 	}
 	if (optind != argc)
 		usage();
 	size = gib * GIB;
+	if (poison.gpa && (poison.gpa < TEST_START || poison.gpa >= size ||
+			   poison.gpa % PAGE_4K))
+		usage();
 
 	/* 1. The pools before. */
 	read_pools(&before);
@@ -664,25 +993,55 @@ int main(int argc, char **argv)
 	if (run == MAP_FAILED)
 		die(errno, "mmap kvm_run");
 	setup_vcpu(vcpu_fd, size);
+	if (poison.gpa) {
+		sa.sa_sigaction = on_sigbus;
+		sa.sa_flags = SA_SIGINFO;
+		if (sigaction(SIGBUS, &sa, NULL))
+			die(errno, "sigaction(SIGBUS)");
+		printf("gmem_vm: poison: GPA %#llx, between the guest's write and read-back\n",
+		       poison.gpa);
+	}
 	printf("gmem_vm: guest: 32-bit, code at GPA %#llx, writing [%#llx, %#llx)\n",
 	       CODE_GPA, TEST_START, size);
-	run_guest(vcpu_fd, run, size);
+	run_guest(vcpu_fd, run, mem, size, &poison);
 
 	/* 9. While the VM exists: host check, pools, debugfs, nodes. */
-	check_from_host(mem, size);
+	check_from_host(mem, size, poison.gpa);
+	if (poison.gpa)
+		touch_lost_page(mem, poison.gpa);
 	read_pools(&during);
 	print_pools("during", &during);
 	print_file_line(gmem_fd, gib);
-	print_nodes(mem, size, node);
+	print_nodes(mem, size, node, poison.gpa);
+	if (poison.gpa) {
+		/* The 1 GiB page stays the file's until its last put. */
+		poisoned = pool_poisoned(poison.node, line, sizeof(line));
+		printf("gmem_vm: debugfs: %s", line);
+		if (poisoned != poison.poisoned)
+			die(0, "debugfs: node %d: poisoned %ld while in use, expected %ld",
+			    poison.node, poisoned, poison.poisoned);
+	}
 
 	/* 10. Stage-2 mappings. */
 	read_stats(vm_fd, stats);
 	printf("gmem_vm: VM stats: pages_4k %llu, pages_2m %llu, pages_1g %llu\n",
 	       stats[0], stats[1], stats[2]);
-	if (stats[2] != (unsigned long long)gib)
+	/*
+	 * --poison: the injection zapped the mappings of the poisoned GiB
+	 * (the other GiBs keep their 1 GiB ones).  After it the guest fetched
+	 * code at GPA 0x1000 and read every page of [TEST_START, size) but
+	 * the lost one: every 2 MiB of that GiB again, mapped whole but for
+	 * the lost page's 2 MiB, whose other 511 pages are mapped one by one.
+	 */
+	if (poison.gpa && (stats[0] != CHUNK_PAGES - 1 ||
+			   stats[1] != GIB_CHUNKS - 1 ||
+			   stats[2] != (unsigned long long)gib - 1))
+		die(0, "VM stats: expected pages_4k %d, pages_2m %d, pages_1g %d",
+		    CHUNK_PAGES - 1, GIB_CHUNKS - 1, gib - 1);
+	if (!poison.gpa && stats[2] != (unsigned long long)gib)
 		die(0, "VM stats: pages_1g is %llu, expected %d", stats[2], gib);
 
-	/* 11. Teardown; the pools must be back where they were. */
+	/* 11. Teardown; the pools must be back where they were (--poison: but one). */
 	t = now_ms();
 	if (munmap(mem, size) || munmap(run, run_size))
 		die(errno, "munmap");
@@ -692,15 +1051,31 @@ int main(int argc, char **argv)
 	deadline = now_ms() + 2000;
 	do {
 		read_pools(&after);
-		if (pools_equal(&before, &after))
+		if (poison.gpa ? pools_retired(&before, &after, poison.node) :
+		    pools_equal(&before, &after))
 			break;
 		usleep(50000);
 	} while (now_ms() < deadline);
 	print_pools("after", &after);
-	if (!pools_equal(&before, &after))
-		die(0, "pools: free/resv/used not back to their values after 2 s");
-	printf("gmem_vm: pools back to their values %.0f ms after teardown\n",
-	       now_ms() - deadline + 2000);
+	if (!poison.gpa) {
+		if (!pools_equal(&before, &after))
+			die(0, "pools: free/resv/used not back to their values after 2 s");
+		printf("gmem_vm: pools back to their values %.0f ms after teardown\n",
+		       now_ms() - deadline + 2000);
+	} else {
+		/* The poisoned 1 GiB page is retired for good. */
+		t = now_ms() - deadline + 2000;
+		poisoned = pool_poisoned(poison.node, line, sizeof(line));
+		printf("gmem_vm: debugfs: %s", line);
+		if (!pools_retired(&before, &after, poison.node))
+			die(0, "pools: not as before with node %d's nr_pages and free -1 after 2 s",
+			    poison.node);
+		if (poisoned != poison.poisoned + 1)
+			die(0, "debugfs: node %d: poisoned %ld, expected %ld",
+			    poison.node, poisoned, poison.poisoned + 1);
+		printf("gmem_vm: pools: node %d retired the poisoned page %.0f ms after teardown\n",
+		       poison.node, t);
+	}
 
 	/* 12. */
 	printf("gmem_vm: PASS\n");
