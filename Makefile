@@ -9,13 +9,17 @@ BUILD ?= $(CURDIR)/build
 TREE := $(BUILD)/linux
 FRAGMENTS := configs/slim-x86_64.config configs/gmem_cma.config
 KERNEL := $(TREE)/arch/x86/boot/bzImage
+# The debug kernel of "make stress": the same commits, in a worktree of
+# their own, with configs/debug.config on top.
+DEBUG_TREE := $(BUILD)/linux-debug
+STRESS_S ?= 600
 KSFT := $(BUILD)/kselftest
 INITRD := $(BUILD)/initramfs.cpio
 # Restrict "make check" to the boots whose name contains ONLY=...
 ONLY ?=
 
 .PHONY: all deps fetch assemble kernel selftests initramfs check check-self-test run \
-	bench series refresh checkpatch clean
+	bench series refresh checkpatch clean debug-kernel stress
 
 all: initramfs
 
@@ -51,6 +55,15 @@ run: initramfs
 
 bench: initramfs
 	@scripts/bench.sh $(KERNEL) $(INITRD) $(BUILD)/logs
+
+debug-kernel: assemble
+	@scripts/debug-tree.sh $(TREE) $(DEBUG_TREE)
+	@scripts/build-kernel.sh $(DEBUG_TREE) $(FRAGMENTS) configs/debug.config
+
+# Not part of CI (hours): make check's boots and STRESS_S seconds of
+# randomized stress on the debug kernel; see README.md.
+stress: check-self-test initramfs debug-kernel
+	@STRESS_S=$(STRESS_S) scripts/stress.sh $(TREE) $(DEBUG_TREE) $(INITRD) $(BUILD)/logs/debug
 
 series: assemble
 	@scripts/series.sh $(TREE) $(BUILD)/series

@@ -71,6 +71,9 @@ static const char *gmem_cma_mf_free(struct folio *folio)
 	return "reserved: retired, a replacement is taken from the CMA area";
 }
 
+static const char gmem_cma_no_restore[] =
+	"; no memory to restore its struct page: its whole 2 MiB chunk counts as poisoned";
+
 /**
  * gmem_cma_memory_failure() - handle a memory failure in a pool's folio
  * @pfn: the page that failed
@@ -114,8 +117,7 @@ int gmem_cma_memory_failure(unsigned long pfn, int flags)
 	}
 	pr_err_ratelimited("memory failure at pfn %#lx, page %lu of the 1 GiB page at pfn %#lx (node %d, %s)%s\n",
 			   pfn, pfn - folio_pfn(folio), folio_pfn(folio),
-			   folio_nid(folio), state,
-			   marked < 0 ? "; no memory to restore its struct page: its whole 2 MiB chunk counts as poisoned" : "");
+			   folio_nid(folio), state, marked < 0 ? gmem_cma_no_restore : "");
 	return 0;
 }
 

@@ -16,7 +16,7 @@ mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,usr/bin,usr/share/gmem_cma}
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$here/guest/init" "$root/init"
-cp "$here/guest/report.sh" "$root/usr/share/gmem_cma/"
+cp "$here/guest/report.sh" "$here/guest/stress.sh" "$root/usr/share/gmem_cma/"
 cp -a "$ksft" "$root/kselftest"
 mkdir -p "$root/usr/sbin"
 cp "$ksft/../gmemctl" "$root/usr/sbin/gmemctl"
