@@ -49,7 +49,15 @@ OUR_TESTS = ["gmem_cma:gmem_cma_areas", "gmem_cma:gmem_cma_pool", "gmem_cma:gmem
              "gmem_cma:gmem_cma_vmemmap.sh"]
 # hugetlb's own vmemmap (HVO) tests: the remapping engine is shared.
 MM_TESTS = ["mm:hugetlb-vmemmap", "mm:hugetlb-soft-offline", "mm:hugetlb-read-hwpoison"]
+# Poisoned folios never come back and gmem_cma=0:2G,1:2G holds four, fewer
+# than the memory-failure tests poison: two boots.  gmem-hwpoison: these
+# gmem_cma_hwpoison cases (node 0: 1 folio, node 1: 2).  gmem-hwpoison-kvm:
+# the pool races (node 1: 2, in this order) and guest_memfd_1g_poison_test
+# (node 0: 2).  Each boot's other cases skip (SKIPS_ALLOWED).
 HWPOISON_CASES = ["free_folio", "private_file_folio", "mapped_file_folio"]
+HWPOISON_RACE_CASES = ["reserved_folio_replaced", "reserved_folio_no_free_block"]
+KVM_POISON_CASES = ["shared_gmem_only_slot", "private_slot"]
+HWPOISON_KVM_TESTS = ["gmem_cma:gmem_cma_hwpoison", "kvm:guest_memfd_1g_poison_test"]
 # suite -> (minimum number of cases, the status each must have).  The
 # memory-failure suite poisons pages for good: it skips unless
 # gmem_cma_kunit.poison=1, which only its own boot (gmem-hwpoison-kunit) gives.
@@ -75,6 +83,14 @@ SKIPS_ALLOWED = {
     ("gmem-node0-only", "kvm:guest_memfd_1g_test",
      r"gmem_1g\.\w+ # SKIP needs gmem_cma=0:2G,1:2G"):
         "node 1 has no area, which the gmem_1g fixture needs; they run in main",
+    ("gmem-hwpoison", "gmem_cma:gmem_cma_hwpoison",
+     r"hwpoison\.(reserved_folio_replaced|reserved_folio_no_free_block) "
+     r"# SKIP poison budget: runs in the boot with gmem_hwpoison_test=2"):
+        "the pool races poison node 1's two folios; they run in gmem-hwpoison-kvm",
+    ("gmem-hwpoison-kvm", "gmem_cma:gmem_cma_hwpoison",
+     r"hwpoison\.(free_folio|private_file_folio|mapped_file_folio) "
+     r"# SKIP poison budget: runs in the boot with gmem_hwpoison_test"):
+        "they poison three folios; they run in gmem-hwpoison",
 }
 
 # Kernel messages of gmem_cma (GMEM_MSG) that the tests provoke on purpose:
@@ -178,13 +194,37 @@ LOG_ALLOWED = {
      r"kvm: guest_memfd: guest_memfd_1g_\[\d+\]: cannot reserve 1 1 GiB pages: "
      r"no gmem_cma pool on an allowed node"):
         "no_pool_on_allowed_node: a file bound to node 1, which has no area (ENODEV)",
-    ("gmem-hwpoison", "gmem_cma:gmem_cma_hwpoison",
-     r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, in the 1 GiB page at pfn 0x[0-9a-f]+ "
-     r"of node [01]: page (marked|already) poisoned; the 1 GiB page is not handed out again"):
-        "the test poisons free, private and mapped folios (the free one twice)",
-    ("gmem-hwpoison", "gmem_cma:gmem_cma_hwpoison",
-     r"gmem_cma: node 1: 1 GiB page at pfn 0x[0-9a-f]+ has a poisoned page, not reused"):
+    # gmem_cma_hwpoison runs only in gmem-hwpoison and gmem-hwpoison-kvm.
+    ("*", "gmem_cma:gmem_cma_hwpoison",
+     r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page \d+ of the 1 GiB page at pfn "
+     r"0x[0-9a-f]+ \(node [01], (free: retired|in use: mappings dropped, retired when freed|"
+     r"reserved: retired, a replacement is taken from the CMA area)\)"):
+        "free (node 0), private and mapped (node 1) folios; the reserved ones of the races",
+    ("*", "gmem_cma:gmem_cma_hwpoison",
+     r"gmem_cma: memory failure at pfn 0x[0-9a-f]+: already poisoned"):
+        "free_folio and private_file_folio inject the same pfn twice (EHWPOISON)",
+    ("*", "gmem_cma:gmem_cma_hwpoison",
+     r"gmem_cma: unpoison of pfn 0x[0-9a-f]+ refused: its 1 GiB page is held by a pool, "
+     r"and poisoned gmem_cma pages are never unpoisoned"):
+        "free_folio and private_file_folio: unpoison-pfn is refused (EBUSY)",
+    ("*", "gmem_cma:gmem_cma_hwpoison",
+     r"gmem_cma: node 1: 1 GiB page at pfn 0x[0-9a-f]+ has a poisoned page: retired"):
         "the poisoned folios in use leave the pool at their last put",
+    ("gmem-hwpoison-kvm", "gmem_cma:gmem_cma_hwpoison",
+     r"gmem_cma: node 1: no replacement for a poisoned reserved 1 GiB page \(error -28\): "
+     r"the file that reserved it gets ENOMEM for its last page until the pool grows"):
+        "reserved_folio_no_free_block: node 1's area has no block left",
+    ("gmem-hwpoison-kvm", "gmem_cma:gmem_cma_hwpoison",
+     r"gmem_cma: gmem_cma_hwpois\[\d+\]: guest_memfd inode \d+: "
+     r"no reserved 1 GiB page left for offset (0|0x0)"):
+        "reserved_folio_no_free_block: its fallocate (ENOMEM) and host fault (SIGBUS)",
+    ("gmem-hwpoison-kvm", "kvm:guest_memfd_1g_poison_test",
+     r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page 153637 of the 1 GiB page at pfn "
+     r"0x[0-9a-f]+ \(node 0, in use: mappings dropped, retired when freed\)"):
+        "a page of a folio KVM maps, in the shared and in the private case (page 300 * 512 + 37)",
+    ("gmem-hwpoison-kvm", "kvm:guest_memfd_1g_poison_test",
+     r"gmem_cma: node 0: 1 GiB page at pfn 0x[0-9a-f]+ has a poisoned page: retired"):
+        "the two poisoned folios leave the pool when their VMs and files are gone",
     ("gmem-hwpoison", "gmem_cma:gmem_cma_hwpoison",
      r"Soft offline: 0x[0-9a-f]+: page of a gmem_cma 1 GiB page, cannot be migrated"):
         "mapped_file_folio: MADV_SOFT_OFFLINE is refused",
@@ -338,8 +378,24 @@ def all_boots():
         make_boot("gmem-hwpoison", "kunit.enable=0 gmem_cma=0:2G,1:2G",
                   kselftests(["gmem_cma:gmem_cma_hwpoison"], "gmem_hwpoison_test"),
                   tests=["gmem_cma:gmem_cma_hwpoison"], reserved={0: 2, 1: 2},
-                  subtests=[f"global.{c}" for c in HWPOISON_CASES],
-                  also=[(r"gmem_cma: memory failure at pfn", 4)]),
+                  subtests=[f"hwpoison.{c}" for c in HWPOISON_CASES],
+                  # One line per first failure of a page; free_folio and
+                  # private_file_folio each inject twice and try an unpoison.
+                  also=[(r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page ", 3),
+                        (r"gmem_cma: memory failure at pfn 0x[0-9a-f]+: already poisoned", 2),
+                        (r"gmem_cma: unpoison of pfn 0x[0-9a-f]+ refused: ", 2)]),
+        # The second race and KVM's view of a memory failure: four more
+        # folios poisoned, hence a boot of their own (see HWPOISON_CASES).
+        make_boot("gmem-hwpoison-kvm", "kunit.enable=0 gmem_cma=0:2G,1:2G",
+                  kselftests(HWPOISON_KVM_TESTS, "gmem_hwpoison_test=2 gmem_timeout=1500"),
+                  tests=HWPOISON_KVM_TESTS, reserved={0: 2, 1: 2},
+                  subtests=[f"hwpoison.{c}" for c in HWPOISON_RACE_CASES] +
+                  [f"poison.{c}" for c in KVM_POISON_CASES],
+                  also=[(r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page \d+ of the 1 GiB page "
+                         r"at pfn 0x[0-9a-f]+ \(node 1, reserved: retired, a replacement", 2),
+                        (r"gmem_cma: node 1: no replacement for a poisoned reserved 1 GiB page", 1),
+                        (r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page 153637 of the 1 GiB "
+                         r"page at pfn 0x[0-9a-f]+ \(node 0, in use", 2)]),
     ]
     # Nothing trimmed; everything else passes as in the main boot.
     tests = OUR_TESTS + ["kvm:guest_memfd_1g_test"]
