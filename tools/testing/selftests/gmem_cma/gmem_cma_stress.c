@@ -87,8 +87,8 @@
 #define FSLAB		"/sys/kernel/debug/failslab"
 #define LOCK_FILE	"/tmp/gmem_cma_stress.lock"
 
-#define GB		(1UL << 30)
-#define MB2		(1UL << 21)
+#define GB		0x40000000UL
+#define MB2		0x200000UL
 #define PAGE		4096UL
 #define GPA		(4UL << 30)	/* where each VM's slot starts */
 #define MAX_NODES	8
@@ -768,7 +768,8 @@ static int touch_file(struct worker *w, struct gfile *f, char *base, int gib)
 		if (r)
 			return r;
 		if (val != rec->val) {
-			fail(w, "mmap-touch: offset %#lx of a %lu GiB file reads %#llx, wrote %#llx",
+			fail(w,
+			     "mmap-touch: offset %#lx of a %lu GiB file reads %#llx, wrote %#llx",
 			     rec->off, f->size / GB, (unsigned long long)val,
 			     (unsigned long long)rec->val);
 			return 0;
@@ -904,7 +905,8 @@ static int op_unpin(struct worker *w)
 			cand[n++] = &w->pins[i];
 	if (!n)
 		return R_NONE;
-	snprintf(w->what, sizeof(w->what), "%s", unregister ? "IORING_UNREGISTER_BUFFERS" : "close");
+	snprintf(w->what, sizeof(w->what), "%s",
+		 unregister ? "IORING_UNREGISTER_BUFFERS" : "close");
 	unpin(w, cand[rnd(w, n)], unregister);
 	return 0;
 }
@@ -1042,7 +1044,8 @@ static int op_poison(struct worker *w, bool used, long max)
 		/* The page is gone from every mapping: the next access gets SIGBUS. */
 		r = access_u64((uint64_t *)page, &val, false);
 		if (r != R_SIGBUS_MCE || bus_info.si_addr != page || bus_info.si_addr_lsb != 12)
-			fail(w, "poison-used: the poisoned page reads with %s at %p (lsb %d), not SIGBUS(MCEERR_AR) at %p (lsb 12)",
+			fail(w,
+			     "poison-used: the poisoned page reads with %s at %p (lsb %d), not SIGBUS(MCEERR_AR) at %p (lsb 12)",
 			     result_name(r), r ? bus_info.si_addr : NULL,
 			     r ? bus_info.si_addr_lsb : 0, page);
 		/* The other page of its 8 KiB keeps working, unless poisoned too. */
@@ -1451,7 +1454,7 @@ static void print_counts(void)
 						result_name(r), sh->count[op][r]);
 		printf("%s\n", line);
 	}
-	printf("gmem_cma_stress: %ld operations, %d memory failures injected (%d pages accepted), %ld failures\n",
+	printf("gmem_cma_stress: %ld operations, %d memory failures (%d taken), %ld failures\n",
 	       total, sh->poison_tries, sh->nr_poisoned, sh->failures);
 }
 
@@ -1514,7 +1517,7 @@ int main(int argc, char **argv)
 	read_counters(&base);
 	for (i = 0; i < nr_nodes; i++) {
 		if (base.nr[i] < 0 || base.poisoned[i] < 0) {
-			printf("gmem_cma_stress: FAIL: setup: node %ld: cannot read nr_pages or %s (seed %#llx)\n",
+			printf("gmem_cma_stress: FAIL: setup: node %ld: no %s (seed %#llx)\n",
 			       i, POOLS, (unsigned long long)seed);
 			return 1;
 		}

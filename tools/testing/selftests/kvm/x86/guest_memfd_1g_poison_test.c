@@ -626,7 +626,7 @@ TEST_F_TIMEOUT(poison, shared_gmem_only_slot, 900)
 	/* The host sees the guest's data; its mapping gives the pfn. */
 	ASSERT_EQ(0, host_bad(mem, false));
 	/* host_bad() skips that page: map it here, for pagemap. */
-	ASSERT_EQ(PATTERN1(GPA + BAD_OFF), *(volatile u64 *)(mem + BAD_OFF));
+	ASSERT_EQ(PATTERN1(GPA + BAD_OFF), READ_ONCE(*(u64 *)(mem + BAD_OFF)));
 	folio = used_folio(NID);
 	ASSERT_NE(0, folio);
 	pfn = pagemap_pfn(mem + BAD_OFF);
