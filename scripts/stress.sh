@@ -14,7 +14,7 @@
 #   STRESS_SEED      replay a run (default: random, printed)
 #   STRESS_JOBS      worker processes (default 4)
 #   STRESS_POISON    memory failures to inject in all (default 2: each one
-#                    retires a 1 GiB page of the 4 the pools have)
+#                    retires a 1 GiB page of the 6 the areas hold)
 #   STRESS_KMEMLEAK  "any" (default): any leak after the stress fails it;
 #                    "ours": only leaks naming gmem_cma, KVM, ... fail it
 #   STRESS_CHECK=0   skip the boots of make check; ONLY=... restricts them
@@ -47,7 +47,9 @@ check_rc=0
 check_result="skipped (STRESS_CHECK=0)"
 if [ "${STRESS_CHECK:-1}" != 0 ]; then
 	echo "stress: every boot of make check on the debug kernel (timeouts x$scale)${ONLY:+, only '$ONLY'} ..."
-	"$here/check.py" --tree "$tree" --kernel "$kernel" --initrd "$initrd" \
+	# KASAN's shadow takes ~1 GiB of node 0 before gmem_cma= reserves:
+	# 7 GiB leave it the free 1 GiB blocks a 6 GiB node has normally.
+	VM_NODE0_GB=7 "$here/check.py" --tree "$tree" --kernel "$kernel" --initrd "$initrd" \
 		--logs "$logs" --kargs "$kargs" --timeout-scale "$scale" \
 		${ONLY:+--only "$ONLY"} | tee "$logs/check.txt" || check_rc=$?
 	check_result="$(tail -1 "$logs/check.txt") in $((($(date +%s) - start) / 60)) min"
@@ -58,8 +60,9 @@ log=$logs/stress.log
 stress_start=$(date +%s)
 # The boot, the two kmemleak scans and the end of the stress's last
 # operations come on top of STRESS_S.
-VM_TIMEOUT=$((secs + 2400)) "$here/vm.sh" "$kernel" "$initrd" "$log" \
-	kunit.enable=0 gmem_cma=0:2G,1:2G $kargs -- gmem_test=stress \
+# Room for 3 GiB areas on both nodes, next to KASAN's shadow.
+VM_NODE0_GB=9 VM_NODE1_GB=7 VM_TIMEOUT=$((secs + 2400)) "$here/vm.sh" "$kernel" "$initrd" "$log" \
+	kunit.enable=0 gmem_cma=0:3G,1:3G $kargs -- gmem_test=stress \
 	"gmem_stress_s=$secs" "gmem_stress_seed=$seed" "gmem_stress_jobs=$jobs" \
 	"gmem_stress_poison=$poison" || true
 stress_rc=0

@@ -8,6 +8,9 @@
 # usage: vm.sh <bzImage> <initramfs> <log> <kernel args> -- <init args>
 #   The serial console is written to <log> (and to stdout with VM_TEE=1).
 #   VM_TIMEOUT (seconds, default 1200) bounds the whole boot.
+#   VM_NODE0_GB, VM_NODE1_GB (default 6 and 4): the nodes' memory.  The
+#   debug kernel of make stress needs a larger node 0: KASAN's shadow is
+#   taken from the top of each node before gmem_cma= reserves its areas.
 set -euo pipefail
 
 kernel=$1
@@ -20,9 +23,12 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do kargs+=("$1"); shift; done
 iargs=("$@")
 
 append="console=ttyS0,115200 panic=-1 printk.devkmsg=on ${kargs[*]} -- ${iargs[*]}"
-cmd=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2,sockets=2,cores=1,threads=1 -m 10G
-     -object memory-backend-ram,id=m0,size=6G
-     -object memory-backend-ram,id=m1,size=4G
+node0=${VM_NODE0_GB:-6}
+node1=${VM_NODE1_GB:-4}
+cmd=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2,sockets=2,cores=1,threads=1
+     -m "$((node0 + node1))G"
+     -object memory-backend-ram,id=m0,size="${node0}G"
+     -object memory-backend-ram,id=m1,size="${node1}G"
      -numa node,nodeid=0,cpus=0,memdev=m0
      -numa node,nodeid=1,cpus=1,memdev=m1
      -kernel "$kernel" -initrd "$initrd" -append "$append"

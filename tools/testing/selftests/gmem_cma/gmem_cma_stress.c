@@ -204,6 +204,7 @@ static struct shared *sh;
 static int nr_nodes;
 static bool has_area[MAX_NODES];
 static struct timespec deadline;
+static long run_secs;
 static uint64_t seed;
 static struct kvm_cpuid2 *cpuid;
 static char pools_text[1 << 16];
@@ -221,6 +222,15 @@ static uint64_t splitmix(uint64_t *x)
 static unsigned long rnd(struct worker *w, unsigned long n)
 {
 	return n ? splitmix(&w->rng) % n : 0;
+}
+
+/* Seconds since the start of the run. */
+static long elapsed(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return run_secs - (deadline.tv_sec - now.tv_sec);
 }
 
 static bool time_left(void)
@@ -1024,6 +1034,15 @@ static int op_poison(struct worker *w, bool used, long max)
 		pool_lock(w, LOCK_UN);
 		return R_BUDGET;
 	}
+	/*
+	 * Each failure retires a 1 GiB page for good: spread them over the
+	 * run (the k-th not before k/(max+1) of it), so that the pools are
+	 * not used up early.
+	 */
+	if (elapsed() < (sh->poison_tries + 1) * run_secs / (max + 1)) {
+		pool_lock(w, LOCK_UN);
+		return R_NONE;
+	}
 	if (f) {
 		page = f->mem + rnd(w, f->size / PAGE) * PAGE;
 		snprintf(w->what, sizeof(w->what), "a mapped page of a %lu GiB shared file",
@@ -1530,6 +1549,7 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += secs;
+	run_secs = secs;
 	for (i = 0; i < jobs; i++) {
 		pids[i] = fork();
 		if (!pids[i])
