@@ -514,10 +514,16 @@ static bool gmem_cma_in_flight(struct gmem_cma_subpool *sp,
 /*
  * Wait, with no lock held, until a folio of @sp comes back (its
  * returned count moves past @seen) or nothing is in flight any more.  The
- * wait is killable and wakes every second so that a long one (a long-term
- * pin of the punched folio) is not reported as a hung task.
+ * wait wakes every second so that a long one (a long-term pin of the
+ * punched folio) is not reported as a hung task.
  *
- * Return: 0, or -EINTR if a fatal signal is pending.
+ * Any signal ends the wait, task work included: the last reference to the
+ * punched folio may be dropped only by this task's own task work (an
+ * io_uring instance closed with the folio still registered is freed after
+ * each of its tasks ran its exit work), which runs only once this task
+ * returns to user space.
+ *
+ * Return: 0, or -EINTR if a signal or task work is pending.
  */
 static int gmem_cma_wait_in_flight(struct gmem_cma_subpool *sp,
 				   struct address_space *mapping,
@@ -526,10 +532,10 @@ static int gmem_cma_wait_in_flight(struct gmem_cma_subpool *sp,
 	long ret;
 
 	do {
-		ret = wait_event_killable_timeout(sp->wait,
-						  READ_ONCE(sp->returned) != seen ||
-						  !gmem_cma_in_flight(sp, mapping),
-						  HZ);
+		ret = wait_event_interruptible_timeout(sp->wait,
+						       READ_ONCE(sp->returned) != seen ||
+						       !gmem_cma_in_flight(sp, mapping),
+						       HZ);
 	} while (!ret);
 	return ret < 0 ? -EINTR : 0;
 }
@@ -555,12 +561,14 @@ static struct mutex *gmem_cma_fault_lock(struct address_space *mapping,
  * adds it to the page cache, the others find it there.
  *
  * If the file has no reserved page left because a punched folio is still
- * referenced, wait for that folio to come back, killable and with no lock
- * held.
+ * referenced, wait for that folio to come back, with no lock held, until
+ * it does or a signal (or task work) is pending.
  *
  * Return: the folio, locked and with a reference, ERR_PTR(-ENOMEM) if the
- * file has no reserved page left, ERR_PTR(-EINTR) if a fatal signal came
- * while waiting, or another error from adding the folio to the page cache.
+ * file has no reserved page left, ERR_PTR(-EINTR) if a signal or task work
+ * came while waiting (the caller returns to user space, which handles it,
+ * and may try again), or another error from adding the folio to the page
+ * cache.
  */
 struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 				 struct address_space *mapping, pgoff_t index,

@@ -16,7 +16,10 @@
  * operation.
  *
  * Errors an operation may meet (ENOMEM, EBUSY, EHWPOISON, SIGBUS on a
- * poisoned page, ...) are counted; anything else is a failure.  At the end
+ * poisoned page, ...) are counted; anything else is a failure.  EINTR is
+ * retried, as a VMM does: io_uring's task work (queued when a ring is
+ * closed) interrupts KVM_CREATE_VM, fallocate() and the wait for a punched
+ * folio that such a ring still holds.  At the end
  * every counter must be back at its baseline: the pools' sysfs counters, the
  * GmemCma lines of /proc/meminfo, no file left in debugfs, and each retired
  * folio counted once as "poisoned" in debugfs (HardwareCorrupted grows by
@@ -168,6 +171,7 @@ struct gfile {
 	unsigned long size;
 	char *mem;		/* shared: the VMM's mapping; private: the slot's shared side */
 	int stale_pins;		/* pins of folios punched out of the file */
+	bool ring_closed;	/* a ring holding a stale pin was closed, not unregistered */
 	bool written[2];	/* per GiB: written since it was allocated or punched */
 	struct record rec[2][RECORDS];
 	int nr_rec[2];
@@ -187,6 +191,7 @@ struct worker {
 	int kvm, gup, lock, self_fail;
 	bool injecting;		/* fail allocations around the next system call */
 	bool raced;		/* EINVAL may come from a raced state */
+	bool task_work;		/* EFAULT may come from io_uring's task work */
 	char what[160];		/* the operation, for a failure message */
 	struct gfile files[MAX_FILES];
 	struct pin pins[MAX_PINS];
@@ -303,6 +308,8 @@ static bool expected(struct worker *w, int op, int r)
 		return true;
 	if (w->raced && r == EINVAL)
 		return true;
+	if (w->task_work && r == EFAULT)
+		return true;
 	switch (op) {
 	case OP_GROW:
 	case OP_SHRINK:
@@ -353,6 +360,19 @@ static void fi_end(struct worker *w)
 		;
 	if (i == 100)
 		fail(w, "cannot write 0 to /proc/self/make-it-fail: %s", strerror(errno));
+}
+
+/* ioctl(), repeated while a signal or task work interrupts it. */
+static int ioctl_restart(int fd, unsigned long req, void *arg)
+{
+	int i, r = -1;
+
+	for (i = 0; i < 1000; i++) {
+		r = ioctl(fd, req, arg);
+		if (r >= 0 || errno != EINTR)
+			break;
+	}
+	return r;
 }
 
 /* -1 with errno set, or @ret: for calls that return -1 on error. */
@@ -655,7 +675,8 @@ static int op_create(struct worker *w)
 		 f->private ? "SW_PROTECTED" : "DEFAULT", f->size / GB, pols[pol], mask);
 
 	f->open = true;
-	f->vm = ioctl(w->kvm, KVM_CREATE_VM, f->private ? KVM_X86_SW_PROTECTED_VM : 0);
+	f->vm = ioctl_restart(w->kvm, KVM_CREATE_VM,
+			      (void *)(f->private ? KVM_X86_SW_PROTECTED_VM : 0UL));
 	if (f->vm < 0)
 		goto out_err;
 	args.size = f->size;
@@ -666,14 +687,14 @@ static int op_create(struct worker *w)
 			   &mask, 8 * sizeof(mask)))
 		goto out_err;
 	fi_begin(w);
-	f->fd = ioctl(f->vm, KVM_CREATE_GUEST_MEMFD, &args);
+	f->fd = ioctl_restart(f->vm, KVM_CREATE_GUEST_MEMFD, &args);
 	err = err_of(f->fd);
 	fi_end(w);
 	syscall(__NR_set_mempolicy, MPOL_DEFAULT, NULL, 0);
 	if (err)
 		goto out;
-	f->vcpu = ioctl(f->vm, KVM_CREATE_VCPU, 0);
-	if (f->vcpu < 0 || ioctl(f->vcpu, KVM_SET_CPUID2, cpuid))
+	f->vcpu = ioctl_restart(f->vm, KVM_CREATE_VCPU, NULL);
+	if (f->vcpu < 0 || ioctl_restart(f->vcpu, KVM_SET_CPUID2, cpuid))
 		goto out_err;
 	if (f->private)
 		f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE,
@@ -686,13 +707,13 @@ static int op_create(struct worker *w)
 	slot.userspace_addr = (unsigned long)f->mem;
 	slot.guest_memfd = f->fd;
 	fi_begin(w);
-	err = err_of(ioctl(f->vm, KVM_SET_USER_MEMORY_REGION2, &slot));
+	err = err_of(ioctl_restart(f->vm, KVM_SET_USER_MEMORY_REGION2, &slot));
 	fi_end(w);
 	if (err)
 		goto out;
 	attr.size = f->size;
 	attr.attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE;
-	if (f->private && ioctl(f->vm, KVM_SET_MEMORY_ATTRIBUTES, &attr))
+	if (f->private && ioctl_restart(f->vm, KVM_SET_MEMORY_ATTRIBUTES, &attr))
 		goto out_err;
 	return 0;
 
@@ -738,7 +759,7 @@ static int op_fallocate(struct worker *w, bool punch)
 	struct gfile *f = punch ? pick_file(w, 0) : pick_faultable(w, 0);
 	int mode = FALLOC_FL_KEEP_SIZE | (punch ? FALLOC_FL_PUNCH_HOLE : 0);
 	unsigned long off, len;
-	int err, gib;
+	int err, gib, i;
 
 	if (!f)
 		return R_NONE;
@@ -751,9 +772,13 @@ static int op_fallocate(struct worker *w, bool punch)
 	}
 	snprintf(w->what, sizeof(w->what), "fallocate(%#x, %#lx, %#lx) of a %lu GiB %s file",
 		 mode, off, len, f->size / GB, f->private ? "private" : "shared");
-	fi_begin(w);
-	err = err_of(fallocate(f->fd, mode, off, len));
-	fi_end(w);
+	for (i = 0; i < 1000; i++) {
+		fi_begin(w);
+		err = err_of(fallocate(f->fd, mode, off, len));
+		fi_end(w);
+		if (err != EINTR)
+			break;
+	}
 	if (punch && !err)
 		punched(w, f, gib, true);
 	return err;
@@ -847,6 +872,8 @@ static int op_pin(struct worker *w)
 
 	if (!f)
 		return R_NONE;
+	/* A kernel access that a closed ring's task work interrupts: EFAULT. */
+	w->task_work = f->ring_closed;
 	gib = rnd(w, f->size / GB);
 	iov.iov_base = f->mem + gib * GB + rnd(w, GB / MB2) * MB2;
 	iov.iov_len = MB2;
@@ -899,8 +926,11 @@ static void unpin(struct worker *w, struct pin *p, bool unregister)
 		syscall(__NR_io_uring_register, p->ring, IORING_UNREGISTER_BUFFERS, NULL, 0);
 	close(p->ring);
 	p->ring = -1;
-	if (p->stale && f->open && f->gen == p->gen)
+	if (p->stale && f->open && f->gen == p->gen) {
 		f->stale_pins--;
+		/* Its buffer goes once this task ran the ring's exit work. */
+		f->ring_closed |= !unregister;
+	}
 }
 
 /* Unregister the buffer and close the ring, or only close it (async). */
@@ -937,6 +967,8 @@ static int op_madvise(struct worker *w)
 
 	if (!f)
 		return R_NONE;
+	/* MADV_POPULATE_* is a kernel access: see op_pin(). */
+	w->task_work = f->ring_closed;
 	adv = advice[rnd(w, ARRAY_SIZE(advice))];
 	len = piece[rnd(w, 3)];
 	off = rnd(w, f->size / len) * len;
@@ -1210,6 +1242,7 @@ static void worker_main(int id, long max_poison)
 			kind = inject_ops[rnd(&w, ARRAY_SIZE(inject_ops))];
 		w.injecting = op == OP_INJECT;
 		w.raced = false;
+		w.task_work = false;
 		w.what[0] = '\0';
 		r = run_op(&w, kind, max_poison);
 		account(&w, op, kind, r);

@@ -1850,7 +1850,7 @@ TEST_F_TIMEOUT(gmem_1g, longterm_pin_iommufd_dma_map, 120)
 	ASSERT_TRUE(pools_wait(self->base, NULL, NULL));
 }
 
-/* 'D' (uninterruptible or killable sleep), 'R', 'S', ... of @pid. */
+/* 'S' (interruptible sleep), 'D', 'R', ... of @pid. */
 static char task_state(pid_t pid)
 {
 	char path[64], buf[256], *p;
@@ -1887,13 +1887,13 @@ static pid_t toucher(int fd, u64 *addr)
 	return pid;
 }
 
-/* Wait up to 10 s for @pid to sleep in the kernel ('D'). */
+/* Wait up to 10 s for @pid to sleep in the kernel ('S'). */
 static bool sleeping(pid_t pid)
 {
 	int i;
 
 	for (i = 0; i < 1000; i++) {
-		if (task_state(pid) == 'D')
+		if (task_state(pid) == 'S')
 			return true;
 		usleep(10000);
 	}
@@ -1958,6 +1958,111 @@ TEST_F_TIMEOUT(gmem_1g, fault_waits_for_punched_folio, 180)
 	close(pipefd[1]);
 	munmap(mem, SZ_1G);
 	close(fd);
+}
+
+/* How closed_ring_frees_punched_folio's child touches the punched page. */
+enum touch_by { BY_FALLOCATE, BY_USER_READ, BY_KERNEL_READ, NR_TOUCH_BY };
+
+static const char * const touch_by_name[NR_TOUCH_BY] = {
+	"fallocate()", "a user-space read", "a kernel read (write() to a pipe)",
+};
+
+/*
+ * Child of closed_ring_frees_punched_folio: register 2 MiB of @mem with a
+ * new io_uring, punch the page, close the ring with the buffer still
+ * registered, and touch the page @how, repeating what a signal interrupted
+ * (counted in *@retries).  Exit status 0 if the page reads zero, 1 if it
+ * does not, 2 if a call failed, 3 if the retries ran out.
+ */
+static void __noreturn closing_ring_child(int fd, char *mem, enum touch_by how,
+					  int *retries)
+{
+	struct io_uring_params params = { 0 };
+	struct iovec iov = { mem + SZ_2M, SZ_2M };
+	int ring, pipefd[2], i;
+	u64 val = ~0ULL;
+	long r = -1;
+
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0 || syscall(__NR_io_uring_register, ring,
+				IORING_REGISTER_BUFFERS, &iov, 1) ||
+	    fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, 0, SZ_1G) ||
+	    pipe(pipefd))
+		_exit(2);
+	/* The ring goes; its buffer is released once this task ran its exit work. */
+	close(ring);
+	for (i = 0; i < 100; i++) {
+		switch (how) {
+		case BY_FALLOCATE:
+			r = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_1G);
+			if (!r)
+				val = READ_ONCE(*(u64 *)(mem + SZ_4M));
+			break;
+		case BY_USER_READ:
+			val = READ_ONCE(*(u64 *)(mem + SZ_4M));
+			r = 0;
+			break;
+		default:
+			r = write(pipefd[1], mem + SZ_4M, sizeof(val)) == sizeof(val) ? 0 : -1;
+			if (!r && read(pipefd[0], &val, sizeof(val)) != sizeof(val))
+				_exit(2);
+			break;
+		}
+		if (!r)
+			_exit(val ? 1 : 0);
+		if (errno != (how == BY_FALLOCATE ? EINTR : EFAULT))
+			_exit(2);
+		__atomic_add_fetch(retries, 1, __ATOMIC_RELAXED);
+	}
+	_exit(3);
+}
+
+/*
+ * A punched page whose only other reference is a closed io_uring's
+ * registered buffer: the ring is freed only after the task that closed it
+ * ran io_uring's exit task work, so a wait for the page in that task's
+ * fault or fallocate() must end on the task work (EINTR for fallocate(),
+ * a transparent retry for a user fault, EFAULT for a kernel access) rather
+ * than sleep for ever.  Each way gets a zeroed page, and the pools end as
+ * they began.
+ */
+TEST_F_TIMEOUT(gmem_1g, closed_ring_frees_punched_folio, 180)
+{
+	long dused[NR_NODES] = { 1, 0 };
+	int fd, status, *retries, i;
+	enum touch_by how;
+	pid_t child;
+	char *mem;
+
+	retries = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, retries);
+	mem = pattern_file(_metadata, self->vm, &fd);
+	for (how = 0; how < NR_TOUCH_BY; how++) {
+		*retries = 0;
+		child = fork();
+		ASSERT_LE(0, child);
+		if (!child)
+			closing_ring_child(fd, mem, how, retries);
+		for (i = 0; i < 3000 && !waitpid(child, &status, WNOHANG); i++)
+			usleep(10000);
+		if (i == 3000) {
+			kill(child, SIGKILL);
+			waitpid(child, &status, 0);
+			ASSERT_TRUE(false)
+				TH_LOG("%s of a page held by a closed ring still waits after 30 s",
+				       touch_by_name[how]);
+		}
+		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			TH_LOG("%s: child status %#x", touch_by_name[how], status);
+		TH_LOG("%s: the page came back zeroed after %d retries",
+		       touch_by_name[how], *retries);
+		/* The ring's folio went back to the file, which holds one page. */
+		ASSERT_TRUE(pools_wait(self->base, NULL, dused));
+	}
+	munmap(mem, SZ_1G);
+	close(fd);
+	munmap(retries, PAGE_SIZE);
 }
 
 #define FPA	"/sys/kernel/debug/fail_page_alloc"
