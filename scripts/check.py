@@ -798,6 +798,19 @@ def edit(text, old, new):
     return text.replace(old, new, 1) if text is not None and old in text else None
 
 
+def self_test_verdict(results, want):
+    """Whether a synthetic console was judged right: no failed result if
+    want is None, else a failed result whose name matches want.  Returns
+    (right, why, the failed results); stress-judge.py uses it too."""
+    failed = [(n, d) for n, ok, d in results if not ok]
+    if want is None:
+        why = f"{failed[0][0]}: {failed[0][1]}" if failed else f"{len(results)} results"
+        return not failed, why, failed
+    hits = [(n, d) for n, d in failed if re.search(want, n)]
+    why = f"{hits[0][0]}: {hits[0][1]}" if hits else f"no failed result /{want}/"
+    return bool(hits), why, failed
+
+
 def self_test(kunit):
     """Judge built-in consoles: the passing ones must pass, and each broken
     one must fail, on the result that looks at what was broken."""
@@ -889,15 +902,11 @@ def self_test(kunit):
             print(f"self-test BAD  {what}: the console to break lacks the line to change")
             continue
         results, allowed = judge(boots[name], text, kunit)
-        failed = [(n, d) for n, ok, d in results if not ok]
+        right, why, failed = self_test_verdict(results, want)
         if want is None:
-            right = not failed and (name != "main" or len(allowed) == 1)
-            why = (f"{failed[0][0]}: {failed[0][1]}" if failed else
-                   f"{len(results)} results, {len(allowed)} allowed skip(s)")
-        else:
-            hits = [(n, d) for n, d in failed if re.search(want, n)]
-            right = bool(hits)
-            why = f"{hits[0][0]}: {hits[0][1]}" if hits else f"no failed result /{want}/"
+            right = right and (name != "main" or len(allowed) == 1)
+            if not failed:
+                why += f", {len(allowed)} allowed skip(s)"
         wrong += not right
         print(f"self-test {'ok ' if right else 'BAD'}  {what}: "
               f"{'FAILED' if failed else 'PASSED'} ({why[:120]})", flush=True)

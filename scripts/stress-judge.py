@@ -151,14 +151,7 @@ def self_test():
     wrong = 0
     for what, text, strict, want in cases:
         results, _ = judge(text, strict)
-        failed = [(n, d) for n, ok, d in results if not ok]
-        if want is None:
-            right = not failed
-            why = f"{failed[0][0]}: {failed[0][1]}" if failed else f"{len(results)} results"
-        else:
-            hits = [(n, d) for n, d in failed if re.search(want, n)]
-            right = bool(hits)
-            why = f"{hits[0][0]}: {hits[0][1]}" if hits else f"no failed result /{want}/"
+        right, why, failed = check.self_test_verdict(results, want)
         wrong += not right
         print(f"self-test {'ok ' if right else 'BAD'}  {what}: "
               f"{'FAILED' if failed else 'PASSED'} ({why[:110]})")

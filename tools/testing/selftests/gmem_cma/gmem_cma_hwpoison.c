@@ -30,13 +30,12 @@
 #include <sys/wait.h>
 
 #include "../kselftest_harness.h"
-#include "gmem_cma_util.h"
+#include "gmem_cma_pools.h"
 
-#define POOLS		"/sys/kernel/debug/gmem_cma/pools"
+#define POOLS		GMEM_CMA_POOLS
 #define FILES		"/sys/kernel/debug/gmem_cma/files"
-#define CORRUPT		"/sys/kernel/debug/hwpoison/corrupt-pfn"
-#define UNPOISON	"/sys/kernel/debug/hwpoison/unpoison-pfn"
-#define KPF_HWPOISON	19
+#define CORRUPT		HWPOISON_CORRUPT
+#define UNPOISON	HWPOISON_UNPOISON
 #ifndef MADV_HWPOISON
 #define MADV_HWPOISON		100
 #endif
@@ -54,41 +53,11 @@
 /* How long a replacement taken out of CMA may take (migration, TCG). */
 #define GROW_SECONDS	60
 
-struct folio_line {
-	unsigned long pfn;
-	char state[16];
-	long shared;
-};
-
-/* The folio lines of node @nid in debugfs; returns how many. */
-static int folios(int nid, struct folio_line *f, int max)
-{
-	static char text[1 << 16];
-	char hdr[32], *p, *end;
-	int n = 0;
-
-	if (read_text(POOLS, text, sizeof(text)))
-		return -1;
-	snprintf(hdr, sizeof(hdr), "node %d: capacity", nid);
-	p = strstr(text, hdr);
-	if (!p)
-		return -1;
-	end = strstr(p + 1, "\nnode ");
-	end = end ? strstr(end + 1, "\nnode ") : NULL;	/* skip the vmemmap line */
-	for (p = strstr(p, "\n  0x"); p && (!end || p < end) && n < max;
-	     p = strstr(p + 1, "\n  0x")) {
-		if (sscanf(p, " 0x%lx %15s vmemmap_shared %ld/", &f[n].pfn,
-			   f[n].state, &f[n].shared) == 3)
-			n++;
-	}
-	return n;
-}
-
 /* The state node @nid's debugfs lists for the folio at @pfn, "" if none. */
 static const char *folio_state(int nid, unsigned long pfn)
 {
 	static struct folio_line f[8];
-	int n = folios(nid, f, 8);
+	int n = pool_folios(nid, f, 8);
 
 	for (int i = 0; i < n; i++)
 		if (f[i].pfn == pfn)
@@ -104,7 +73,7 @@ static unsigned long only_folio(struct __test_metadata *_metadata, int nid,
 				const char *state)
 {
 	struct folio_line f[8];
-	int n = folios(nid, f, 8), found = -1, nr = 0;
+	int n = pool_folios(nid, f, 8), found = -1, nr = 0;
 
 	ASSERT_GE(n, 0) TH_LOG("cannot read node %d of %s", nid, POOLS);
 	for (int i = 0; i < n; i++) {
@@ -117,114 +86,6 @@ static unsigned long only_folio(struct __test_metadata *_metadata, int nid,
 	return f[found].pfn;
 }
 
-/* A counter of the "node <nid>:" lines of debugfs (e.g. "poisoned"). */
-static long pool_field(int nid, const char *key)
-{
-	static char text[1 << 16];
-	char hdr[32], k[40], *p, *q;
-
-	if (read_text(POOLS, text, sizeof(text)))
-		return -1;
-	snprintf(hdr, sizeof(hdr), "node %d: ", nid);
-	snprintf(k, sizeof(k), " %s ", key);
-	for (p = strstr(text, hdr); p; p = strstr(p + 1, hdr)) {
-		q = strstr(p, k);
-		if (q && q < strchr(p, '\n'))
-			return strtol(q + strlen(k), NULL, 10);
-	}
-	return -1;
-}
-
-static long node_sysfs(int nid, const char *name)
-{
-	char path[96];
-
-	snprintf(path, sizeof(path), GMEM_CMA_SYSFS "/node%d/%s", nid, name);
-	return read_long(path);
-}
-
-/*
- * Node @nid's pool is exactly nr_pages @nr, free @free, resv @resv, used
- * @used and poisoned @poisoned, in debugfs and in sysfs alike, within
- * @secs seconds (a folio's last put may lag, a replacement takes a grow).
- */
-static bool pool_is(int nid, long nr, long free, long resv, long used,
-		    long poisoned, int secs)
-{
-	long got[9];
-	int i;
-
-	for (i = 0; i <= secs * 100; i++) {
-		got[0] = pool_field(nid, "nr_pages");
-		got[1] = pool_field(nid, "free");
-		got[2] = pool_field(nid, "resv");
-		got[3] = pool_field(nid, "used");
-		got[4] = pool_field(nid, "poisoned");
-		got[5] = node_sysfs(nid, "nr_pages");
-		got[6] = node_sysfs(nid, "free_pages");
-		got[7] = node_sysfs(nid, "resv_pages");
-		got[8] = node_sysfs(nid, "used_pages");
-		if (got[0] == nr && got[1] == free && got[2] == resv &&
-		    got[3] == used && got[4] == poisoned && got[5] == nr &&
-		    got[6] == free && got[7] == resv && got[8] == used)
-			return true;
-		if (i < secs * 100)
-			usleep(10000);
-	}
-	ksft_print_msg("node %d (nr_pages/free/resv/used/poisoned): debugfs %ld/%ld/%ld/%ld/%ld\n",
-		       nid, got[0], got[1], got[2], got[3], got[4]);
-	ksft_print_msg("node %d: sysfs %ld/%ld/%ld/%ld, want %ld/%ld/%ld/%ld/%ld\n", nid,
-		       got[5], got[6], got[7], got[8], nr, free, resv, used, poisoned);
-	return false;
-}
-
-/* Write @pfn to a hwpoison debugfs file: 0 if the whole write went through, else the errno. */
-static int inject(const char *path, unsigned long pfn)
-{
-	char v[32];
-	ssize_t n;
-	int fd, err = 0;
-
-	snprintf(v, sizeof(v), "%#lx", pfn);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	n = write(fd, v, strlen(v));
-	if (n < 0)
-		err = errno;
-	else if (n != (ssize_t)strlen(v))
-		err = EIO;
-	close(fd);
-	return err;
-}
-
-/*
- * The pages of the 1 GiB folio at @pfn that /proc/kpageflags shows with
- * KPF_HWPOISON: how many (-1 if it cannot be read), the first in *@first.
- */
-static long hwpoisoned(unsigned long pfn, unsigned long *first)
-{
-	size_t len = PAGES_PER_GB * sizeof(uint64_t);
-	uint64_t *flags = malloc(len);
-	long n = -1, i;
-	int fd;
-
-	*first = 0;
-	fd = open("/proc/kpageflags", O_RDONLY);
-	if (flags && fd >= 0 && pread(fd, flags, len, pfn * sizeof(uint64_t)) == (ssize_t)len) {
-		for (i = 0, n = 0; i < PAGES_PER_GB; i++) {
-			if (!(flags[i] & (1ULL << KPF_HWPOISON)))
-				continue;
-			if (!n++)
-				*first = pfn + i;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	free(flags);
-	return n;
-}
-
 /* Of the 1 GiB folio at @folio, @pfn and only @pfn is marked hwpoison. */
 static void expect_only_poisoned(struct __test_metadata *_metadata,
 				 unsigned long folio, unsigned long pfn)
@@ -233,38 +94,6 @@ static void expect_only_poisoned(struct __test_metadata *_metadata,
 
 	EXPECT_EQ(1, hwpoisoned(folio, &first)) TH_LOG("folio at pfn %#lx", folio);
 	EXPECT_EQ(pfn, first);
-}
-
-static long hw_corrupted_kb(void)
-{
-	char text[8192];
-
-	if (read_text("/proc/meminfo", text, sizeof(text)))
-		return -1;
-	return text_field(text, "HardwareCorrupted:");
-}
-
-static int set_pages(int nid, long pages)
-{
-	char path[96], v[32];
-
-	snprintf(path, sizeof(path), GMEM_CMA_SYSFS "/node%d/nr_pages", nid);
-	snprintf(v, sizeof(v), "%ld", pages);
-	return write_str(path, v);
-}
-
-/* The pfn mapped at @addr (0 if none), from /proc/self/pagemap. */
-static unsigned long pagemap_pfn(const void *addr)
-{
-	uint64_t e = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &e, sizeof(e), (unsigned long)addr / PAGE * sizeof(e)) != sizeof(e))
-		e = 0;
-	close(fd);
-	return e >> 63 ? e & ((1ULL << 55) - 1) : 0;
 }
 
 /*
@@ -490,7 +319,7 @@ TEST_F_TIMEOUT(hwpoison, free_folio, 120)
 	ASSERT_TRUE(pool_is(0, base, base, 0, 0, p0, 0));
 	ASSERT_EQ(0, set_pages(0, base + 2));
 	ASSERT_TRUE(pool_is(0, base + 2, base + 2, 0, 0, p0, 0));
-	n = folios(0, f, 8);
+	n = pool_folios(0, f, 8);
 	for (i = 0; i < n; i++) {
 		if (strcmp(f[i].state, "free"))
 			continue;
@@ -507,7 +336,7 @@ TEST_F_TIMEOUT(hwpoison, free_folio, 120)
 	ASSERT_GE(hc, 0) TH_LOG("no HardwareCorrupted in /proc/meminfo");
 	ASSERT_EQ(0, hwpoisoned(a, &first));
 
-	ASSERT_EQ(0, inject(CORRUPT, pfn));
+	ASSERT_EQ(0, hwpoison_write(CORRUPT, pfn));
 	EXPECT_TRUE(pool_is(0, base + 1, base + 1, 0, 0, p0 + 1, 0));
 	expect_only_poisoned(_metadata, a, pfn);
 	EXPECT_EQ(0, hwpoisoned(b, &first));
@@ -516,12 +345,12 @@ TEST_F_TIMEOUT(hwpoison, free_folio, 120)
 	EXPECT_STREQ("free", folio_state(0, b));
 
 	/* Again: already poisoned, nothing changes. */
-	EXPECT_EQ(EHWPOISON, inject(CORRUPT, pfn));
+	EXPECT_EQ(EHWPOISON, hwpoison_write(CORRUPT, pfn));
 	EXPECT_TRUE(pool_is(0, base + 1, base + 1, 0, 0, p0 + 1, 0));
 	EXPECT_EQ(hc + 4, hw_corrupted_kb());
 
 	/* Unpoison is refused: the page stays poisoned. */
-	EXPECT_EQ(EBUSY, inject(UNPOISON, pfn));
+	EXPECT_EQ(EBUSY, hwpoison_write(UNPOISON, pfn));
 	expect_only_poisoned(_metadata, a, pfn);
 	EXPECT_EQ(hc + 4, hw_corrupted_kb());
 	EXPECT_TRUE(pool_is(0, base + 1, base + 1, 0, 0, p0 + 1, 0));
@@ -560,14 +389,14 @@ TEST_F_TIMEOUT(hwpoison, private_file_folio, 120)
 	hc = hw_corrupted_kb();
 	ASSERT_GE(hc, 0);
 
-	ASSERT_EQ(0, inject(CORRUPT, pfn));
+	ASSERT_EQ(0, hwpoison_write(CORRUPT, pfn));
 	/* Still the file's: in use, not retired yet. */
 	EXPECT_TRUE(pool_is(1, base + 1, base, 0, 1, p0, 0));
 	EXPECT_STREQ("used", folio_state(1, u));
 	expect_only_poisoned(_metadata, u, pfn);
 	EXPECT_EQ(hc + 4, hw_corrupted_kb());
-	EXPECT_EQ(EHWPOISON, inject(CORRUPT, pfn));
-	EXPECT_EQ(EBUSY, inject(UNPOISON, pfn));
+	EXPECT_EQ(EHWPOISON, hwpoison_write(CORRUPT, pfn));
+	EXPECT_EQ(EBUSY, hwpoison_write(UNPOISON, pfn));
 	expect_only_poisoned(_metadata, u, pfn);
 	EXPECT_EQ(hc + 4, hw_corrupted_kb());
 
@@ -661,6 +490,40 @@ TEST_F_TIMEOUT(hwpoison, mapped_file_folio, 300)
 	EXPECT_STREQ("poisoned", folio_state(1, u));
 }
 
+/* Where the reserved_folio_* tests start: see reserve_node1_page(). */
+struct reserved_start {
+	int vm, fd;
+	unsigned long ino, old;	/* the file's inode, the folio it reserved */
+	long g0, f0, hc;	/* grow_attempts, alloc_fail, HardwareCorrupted */
+};
+
+/*
+ * Node 1's pool, empty with @poisoned folios retired before, sized to one
+ * page that a new shared file reserves (not allocated yet); the counters
+ * the test compares with afterwards.
+ */
+static void reserve_node1_page(struct __test_metadata *_metadata, long poisoned,
+			       struct reserved_start *s)
+{
+	long resv, used;
+
+	ASSERT_TRUE(pool_is(1, 0, 0, 0, 0, poisoned, 0));
+	ASSERT_EQ(0, set_pages(1, 1));
+	s->fd = gmem_on_node(_metadata, 1, &s->vm, SHARED);
+	s->ino = inode_of(s->fd);
+	ASSERT_TRUE(pool_is(1, 1, 0, 1, 0, poisoned, 0));
+	ASSERT_TRUE(file_listed(s->ino, &resv, &used));
+	ASSERT_EQ(1, resv);
+	ASSERT_EQ(0, used);
+	s->old = only_folio(_metadata, 1, "free");
+	s->g0 = pool_field(1, "grow_attempts");
+	s->f0 = pool_field(1, "alloc_fail");
+	ASSERT_GE(s->g0, 0);
+	ASSERT_GE(s->f0, 0);
+	s->hc = hw_corrupted_kb();
+	ASSERT_GE(s->hc, 0);
+}
+
 /*
  * The second race: node 1's only pool page is reserved by a file and not
  * allocated yet when it fails, while the area still has a free block.  The
@@ -672,51 +535,37 @@ TEST_F_TIMEOUT(hwpoison, reserved_folio_replaced, 300)
 {
 	const unsigned long offs[] = { 0, PAGE, 100 * CHUNK * PAGE + 3 * PAGE,
 				       511 * CHUNK * PAGE, GB - PAGE };
-	unsigned long old, repl, pfn, first, ino;
-	long p0, g0, f0, hc, resv, used;
+	unsigned long repl, pfn, first;
+	long resv, used;
+	struct reserved_start st;
 	unsigned int i;
 	char *mem;
-	int vm, fd;
 
 	if (!require_run(_metadata, 2))
 		return;
-	p0 = pool_field(1, "poisoned");
-	ASSERT_EQ(0, p0) TH_LOG("node 1 must have both blocks healthy: runs first there");
-	ASSERT_TRUE(pool_is(1, 0, 0, 0, 0, 0, 0));
-	ASSERT_EQ(0, set_pages(1, 1));
-	fd = gmem_on_node(_metadata, 1, &vm, SHARED);
-	ino = inode_of(fd);
-	ASSERT_TRUE(pool_is(1, 1, 0, 1, 0, 0, 0));
-	ASSERT_TRUE(file_listed(ino, &resv, &used));
-	ASSERT_EQ(1, resv);
-	ASSERT_EQ(0, used);
-	old = only_folio(_metadata, 1, "free");
-	pfn = old + 100 * CHUNK + 3;
-	g0 = pool_field(1, "grow_attempts");
-	f0 = pool_field(1, "alloc_fail");
-	ASSERT_GE(g0, 0);
-	ASSERT_GE(f0, 0);
-	hc = hw_corrupted_kb();
-	ASSERT_GE(hc, 0);
+	ASSERT_EQ(0, pool_field(1, "poisoned"))
+		TH_LOG("node 1 must have both blocks healthy: runs first there");
+	reserve_node1_page(_metadata, 0, &st);
+	pfn = st.old + 100 * CHUNK + 3;
 
-	ASSERT_EQ(0, inject(CORRUPT, pfn));
+	ASSERT_EQ(0, hwpoison_write(CORRUPT, pfn));
 	/* Retired, and replaced: one page, reserved, from the other block. */
 	EXPECT_TRUE(pool_is(1, 1, 0, 1, 0, 1, GROW_SECONDS));
 	EXPECT_EQ(0, pool_field(1, "resv_short"));
-	EXPECT_EQ(g0 + 1, pool_field(1, "grow_attempts"));
-	EXPECT_EQ(f0, pool_field(1, "alloc_fail"));
-	EXPECT_STREQ("poisoned", folio_state(1, old));
+	EXPECT_EQ(st.g0 + 1, pool_field(1, "grow_attempts"));
+	EXPECT_EQ(st.f0, pool_field(1, "alloc_fail"));
+	EXPECT_STREQ("poisoned", folio_state(1, st.old));
 	repl = only_folio(_metadata, 1, "free");
-	EXPECT_NE(old, repl);
-	expect_only_poisoned(_metadata, old, pfn);
+	EXPECT_NE(st.old, repl);
+	expect_only_poisoned(_metadata, st.old, pfn);
 	EXPECT_EQ(0, hwpoisoned(repl, &first));
-	EXPECT_EQ(hc + 4, hw_corrupted_kb());
-	ASSERT_TRUE(file_listed(ino, &resv, &used));
+	EXPECT_EQ(st.hc + 4, hw_corrupted_kb());
+	ASSERT_TRUE(file_listed(st.ino, &resv, &used));
 	EXPECT_EQ(1, resv);
 	EXPECT_EQ(0, used);
 
 	/* The file's fault gets the replacement; the data reads back. */
-	mem = mmap(NULL, GB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	mem = mmap(NULL, GB, PROT_READ | PROT_WRITE, MAP_SHARED, st.fd, 0);
 	ASSERT_NE(MAP_FAILED, mem);
 	for (i = 0; i < ARRAY_SIZE(offs); i++)
 		*(uint64_t *)(mem + offs[i]) = PATTERN(offs[i]);
@@ -726,18 +575,18 @@ TEST_F_TIMEOUT(hwpoison, reserved_folio_replaced, 300)
 	}
 	EXPECT_TRUE(pool_is(1, 1, 0, 0, 1, 1, 0));
 	EXPECT_STREQ("used", folio_state(1, repl));
-	ASSERT_TRUE(file_listed(ino, &resv, &used));
+	ASSERT_TRUE(file_listed(st.ino, &resv, &used));
 	EXPECT_EQ(0, resv);
 	EXPECT_EQ(1, used);
 
 	munmap(mem, GB);
-	close(fd);
-	close(vm);
+	close(st.fd);
+	close(st.vm);
 	EXPECT_TRUE(pool_is(1, 1, 1, 0, 0, 1, 2));
-	EXPECT_FALSE(file_listed(ino, &resv, &used));
+	EXPECT_FALSE(file_listed(st.ino, &resv, &used));
 	EXPECT_EQ(0, set_pages(1, 0));
 	EXPECT_TRUE(pool_is(1, 0, 0, 0, 0, 1, 0));
-	EXPECT_EQ(hc + 4, hw_corrupted_kb());
+	EXPECT_EQ(st.hc + 4, hw_corrupted_kb());
 }
 
 /*
@@ -751,41 +600,30 @@ TEST_F_TIMEOUT(hwpoison, reserved_folio_replaced, 300)
  */
 TEST_F_TIMEOUT(hwpoison, reserved_folio_no_free_block, 300)
 {
-	unsigned long old, pfn, ino;
-	long p0, g0, f0, hc, resv, used;
+	unsigned long pfn;
+	long resv, used;
+	struct reserved_start st;
 	struct folio_line f[8];
-	int vm, fd, status, n;
+	int status, n;
 	pid_t pid;
 
 	if (!require_run(_metadata, 2))
 		return;
-	p0 = pool_field(1, "poisoned");
-	ASSERT_EQ(1, p0)
+	ASSERT_EQ(1, pool_field(1, "poisoned"))
 		TH_LOG("node 1 needs one healthy block (reserved_folio_replaced runs first)");
-	ASSERT_TRUE(pool_is(1, 0, 0, 0, 0, 1, 0));
-	ASSERT_EQ(0, set_pages(1, 1));
-	fd = gmem_on_node(_metadata, 1, &vm, SHARED);
-	ino = inode_of(fd);
-	ASSERT_TRUE(pool_is(1, 1, 0, 1, 0, 1, 0));
-	old = only_folio(_metadata, 1, "free");
-	pfn = old + 77 * CHUNK + 9;
-	g0 = pool_field(1, "grow_attempts");
-	f0 = pool_field(1, "alloc_fail");
-	ASSERT_GE(g0, 0);
-	ASSERT_GE(f0, 0);
-	hc = hw_corrupted_kb();
-	ASSERT_GE(hc, 0);
+	reserve_node1_page(_metadata, 1, &st);
+	pfn = st.old + 77 * CHUNK + 9;
 
-	ASSERT_EQ(0, inject(CORRUPT, pfn));
+	ASSERT_EQ(0, hwpoison_write(CORRUPT, pfn));
 	/* Retired; the reservation has no page behind it any more. */
 	EXPECT_TRUE(pool_is(1, 0, 0, 1, 0, 2, 2));
 	EXPECT_EQ(1, pool_field(1, "resv_short"));
-	EXPECT_STREQ("poisoned", folio_state(1, old));
-	n = folios(1, f, 8);
+	EXPECT_STREQ("poisoned", folio_state(1, st.old));
+	n = pool_folios(1, f, 8);
 	EXPECT_EQ(2, n) TH_LOG("node 1 lists %d folios, not just its 2 poisoned ones", n);
-	expect_only_poisoned(_metadata, old, pfn);
-	EXPECT_EQ(hc + 4, hw_corrupted_kb());
-	ASSERT_TRUE(file_listed(ino, &resv, &used));
+	expect_only_poisoned(_metadata, st.old, pfn);
+	EXPECT_EQ(st.hc + 4, hw_corrupted_kb());
+	ASSERT_TRUE(file_listed(st.ino, &resv, &used));
 	EXPECT_EQ(1, resv);
 	EXPECT_EQ(0, used);
 
@@ -793,7 +631,7 @@ TEST_F_TIMEOUT(hwpoison, reserved_folio_no_free_block, 300)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
-		_exit(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, GB) ? errno == ENOMEM ? 0 : 2 : 1);
+		_exit(fallocate(st.fd, FALLOC_FL_KEEP_SIZE, 0, GB) ? errno == ENOMEM ? 0 : 2 : 1);
 	status = reap(pid, 30);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		TH_LOG("fallocate: status %#x (exit 1: it succeeded, 2: not ENOMEM, -1: hung)",
@@ -802,7 +640,7 @@ TEST_F_TIMEOUT(hwpoison, reserved_folio_no_free_block, 300)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		char *mem = mmap(NULL, GB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		char *mem = mmap(NULL, GB, PROT_READ | PROT_WRITE, MAP_SHARED, st.fd, 0);
 
 		signal(SIGBUS, SIG_DFL);
 		if (mem == MAP_FAILED)
@@ -816,18 +654,18 @@ TEST_F_TIMEOUT(hwpoison, reserved_folio_no_free_block, 300)
 	/* Nothing changed, and the area has no block a grow could take. */
 	EXPECT_TRUE(pool_is(1, 0, 0, 1, 0, 2, 0));
 	EXPECT_EQ(1, pool_field(1, "resv_short"));
-	EXPECT_EQ(g0, pool_field(1, "grow_attempts"));
-	EXPECT_EQ(f0, pool_field(1, "alloc_fail"));
-	ASSERT_TRUE(file_listed(ino, &resv, &used));
+	EXPECT_EQ(st.g0, pool_field(1, "grow_attempts"));
+	EXPECT_EQ(st.f0, pool_field(1, "alloc_fail"));
+	ASSERT_TRUE(file_listed(st.ino, &resv, &used));
 	EXPECT_EQ(1, resv);
 	EXPECT_EQ(0, used);
 
-	close(fd);
-	close(vm);
+	close(st.fd);
+	close(st.vm);
 	EXPECT_TRUE(pool_is(1, 0, 0, 0, 0, 2, 2));
 	EXPECT_EQ(0, pool_field(1, "resv_short"));
-	EXPECT_FALSE(file_listed(ino, &resv, &used));
-	EXPECT_EQ(hc + 4, hw_corrupted_kb());
+	EXPECT_FALSE(file_listed(st.ino, &resv, &used));
+	EXPECT_EQ(st.hc + 4, hw_corrupted_kb());
 }
 
 TEST_HARNESS_MAIN

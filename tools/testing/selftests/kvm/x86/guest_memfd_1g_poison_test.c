@@ -42,18 +42,15 @@
 #include "test_util.h"
 #include "ucall_common.h"
 #include "kselftest_harness.h"
+#include "../../gmem_cma/gmem_cma_pools.h"
 
-#define SYSFS		"/sys/kernel/mm/gmem_cma"
-#define POOLS		"/sys/kernel/debug/gmem_cma/pools"
-#define CORRUPT		"/sys/kernel/debug/hwpoison/corrupt-pfn"
-#define KPF_HWPOISON	19
+#define CORRUPT		HWPOISON_CORRUPT
 #define NID		0	/* the node whose pages the test poisons */
 #define GPA		SZ_4G
 #define SLOT		1
 #define HUGE_FLAGS	GUEST_MEMFD_FLAG_HUGE_PAGES
 #define SHARED_FLAGS	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | \
 			 GUEST_MEMFD_FLAG_HUGE_PAGES)
-#define NPAGES		(SZ_1G / PAGE_SIZE)
 /* The page that fails: page 37 of 2 MiB chunk 300, and its chunk. */
 #define BAD_OFF		(300UL * SZ_2M + 37 * PAGE_SIZE)
 #define BAD_CHUNK	(300UL * SZ_2M)
@@ -62,210 +59,6 @@
 #ifndef BUS_MCEERR_AR
 #define BUS_MCEERR_AR	4
 #endif
-
-/* The number in a sysfs file under SYSFS, or -1 if it cannot be read. */
-static long sysfs_long(const char *name)
-{
-	char path[128], buf[32];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), SYSFS "/%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
-static long node_stat(int nid, const char *name)
-{
-	char file[96];
-
-	snprintf(file, sizeof(file), "node%d/%s", nid, name);
-	return sysfs_long(file);
-}
-
-/* Write @s to the file at @path: 0, or the errno (EIO for a short write). */
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return errno;
-	n = write(fd, s, strlen(s));
-	if (n < 0)
-		ret = errno;
-	else if (n != (ssize_t)strlen(s))
-		ret = EIO;
-	close(fd);
-	return ret;
-}
-
-static int set_pool(int nid, long pages)
-{
-	char path[128], buf[32];
-
-	snprintf(path, sizeof(path), SYSFS "/node%d/nr_pages", nid);
-	snprintf(buf, sizeof(buf), "%ld", pages);
-	return write_str(path, buf);
-}
-
-/* Inject a memory failure at @pfn: 0 if the write went through, else the errno. */
-static int inject(unsigned long pfn)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%#lx", pfn);
-	return write_str(CORRUPT, buf);
-}
-
-/* A counter of node @nid's first line in debugfs (e.g. "poisoned"), or -1. */
-static long pool_field(int nid, const char *key)
-{
-	char line[512], hdr[32], k[40], *q;
-	long v = -1;
-	FILE *f = fopen(POOLS, "r");
-
-	if (!f)
-		return -1;
-	snprintf(hdr, sizeof(hdr), "node %d: capacity ", nid);
-	snprintf(k, sizeof(k), " %s ", key);
-	while (v < 0 && fgets(line, sizeof(line), f)) {
-		q = strstr(line, k);
-		if (!strncmp(line, hdr, strlen(hdr)) && q)
-			v = strtol(q + strlen(k), NULL, 10);
-	}
-	fclose(f);
-	return v;
-}
-
-/*
- * Node @nid's pool is exactly nr_pages @nr, free @free, resv @resv, used
- * @used and poisoned @poisoned, in debugfs and in sysfs alike, within
- * @secs seconds (the last put of a folio may lag).
- */
-static bool pool_is(int nid, long nr, long free, long resv, long used,
-		    long poisoned, int secs)
-{
-	long got[9];
-	int i;
-
-	for (i = 0; i <= secs * 100; i++) {
-		got[0] = pool_field(nid, "nr_pages");
-		got[1] = pool_field(nid, "free");
-		got[2] = pool_field(nid, "resv");
-		got[3] = pool_field(nid, "used");
-		got[4] = pool_field(nid, "poisoned");
-		got[5] = node_stat(nid, "nr_pages");
-		got[6] = node_stat(nid, "free_pages");
-		got[7] = node_stat(nid, "resv_pages");
-		got[8] = node_stat(nid, "used_pages");
-		if (got[0] == nr && got[1] == free && got[2] == resv &&
-		    got[3] == used && got[4] == poisoned && got[5] == nr &&
-		    got[6] == free && got[7] == resv && got[8] == used)
-			return true;
-		if (i < secs * 100)
-			usleep(10000);
-	}
-	ksft_print_msg("node %d (nr_pages/free/resv/used/poisoned): debugfs %ld/%ld/%ld/%ld/%ld\n",
-		       nid, got[0], got[1], got[2], got[3], got[4]);
-	ksft_print_msg("node %d: sysfs %ld/%ld/%ld/%ld, want %ld/%ld/%ld/%ld/%ld\n", nid,
-		       got[5], got[6], got[7], got[8], nr, free, resv, used, poisoned);
-	return false;
-}
-
-/* The pfn of the one folio node @nid lists in use; 0 unless exactly one. */
-static unsigned long used_folio(int nid)
-{
-	char line[256], want[32], st[16];
-	unsigned long pfn, found = 0;
-	bool in_node = false;
-	int nr = 0;
-	long shared;
-	FILE *f = fopen(POOLS, "r");
-
-	if (!f)
-		return 0;
-	snprintf(want, sizeof(want), "node %d: capacity", nid);
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "node ", 5)) {
-			if (strstr(line, "capacity"))
-				in_node = !strncmp(line, want, strlen(want));
-			continue;
-		}
-		if (in_node &&
-		    sscanf(line, " 0x%lx %15s vmemmap_shared %ld/", &pfn, st, &shared) == 3 &&
-		    !strcmp(st, "used")) {
-			found = pfn;
-			nr++;
-		}
-	}
-	fclose(f);
-	return nr == 1 ? found : 0;
-}
-
-/* The pfn mapped at @addr (0 if none), from /proc/self/pagemap. */
-static unsigned long pagemap_pfn(const void *addr)
-{
-	u64 e = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &e, sizeof(e), (unsigned long)addr / PAGE_SIZE * sizeof(e)) != sizeof(e))
-		e = 0;
-	close(fd);
-	return e >> 63 ? e & ((1ULL << 55) - 1) : 0;
-}
-
-/*
- * The pages of the 1 GiB folio at @pfn that /proc/kpageflags shows with
- * KPF_HWPOISON: how many (-1 if it cannot be read), the first in *@first.
- */
-static long hwpoisoned(unsigned long pfn, unsigned long *first)
-{
-	u64 *flags = malloc(NPAGES * sizeof(u64));
-	long n = -1, i;
-	int fd;
-
-	*first = 0;
-	fd = open("/proc/kpageflags", O_RDONLY);
-	if (flags && fd >= 0 &&
-	    pread(fd, flags, NPAGES * sizeof(u64), pfn * sizeof(u64)) ==
-	    (ssize_t)(NPAGES * sizeof(u64))) {
-		for (i = 0, n = 0; i < (long)NPAGES; i++) {
-			if (!(flags[i] & (1ULL << KPF_HWPOISON)))
-				continue;
-			if (!n++)
-				*first = pfn + i;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	free(flags);
-	return n;
-}
-
-static long hw_corrupted_kb(void)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "HardwareCorrupted:", 18))
-			kb = strtol(line + 18, NULL, 10);
-	fclose(f);
-	return kb;
-}
 
 /* gmem_hwpoison_test=2 is on the kernel command line. */
 static bool hwpoison_boot2(void)
@@ -552,6 +345,27 @@ static void expect_poisoned_gpa(struct __test_metadata *_metadata,
 	EXPECT_TRUE(stats_are(vm, before.g1, before.m2, before.k4));
 }
 
+/*
+ * Fail page @pfn of the file's 1 GiB folio at @folio (node NID's pool of
+ * @base + 1 pages, @p0 retired before): only that page is marked,
+ * HardwareCorrupted grows by 4 kB, and the folio is still the file's.
+ * Returns HardwareCorrupted from before.
+ */
+static long poison_page(struct __test_metadata *_metadata, long base, long p0,
+			unsigned long folio, unsigned long pfn)
+{
+	unsigned long first;
+	long hc = hw_corrupted_kb();
+
+	ASSERT_LE(0, hc);
+	ASSERT_EQ(0, hwpoison_write(CORRUPT, pfn));
+	EXPECT_EQ(1, hwpoisoned(folio, &first));
+	EXPECT_EQ(pfn, first);
+	EXPECT_EQ(hc + 4, hw_corrupted_kb());
+	EXPECT_TRUE(pool_is(NID, base + 1, base, 0, 1, p0, 0));
+	return hc;
+}
+
 FIXTURE(poison) {
 	long base, p0;
 };
@@ -566,14 +380,14 @@ FIXTURE_SETUP(poison)
 	ASSERT_TRUE(kvm_check_cap(KVM_CAP_GUEST_MEMFD_FLAGS) & HUGE_FLAGS);
 	ASSERT_TRUE(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
 	ASSERT_EQ(0, access(CORRUPT, W_OK)) TH_LOG("no %s (CONFIG_HWPOISON_INJECT)", CORRUPT);
-	ASSERT_EQ(2, node_stat(NID, "capacity_pages")) TH_LOG("needs gmem_cma=0:2G,1:2G");
+	ASSERT_EQ(2, node_sysfs(NID, "capacity_pages")) TH_LOG("needs gmem_cma=0:2G,1:2G");
 	self->base = pool_field(NID, "nr_pages");
 	self->p0 = pool_field(NID, "poisoned");
 	ASSERT_LE(0, self->base);
 	ASSERT_LE(0, self->p0);
 	ASSERT_LE(self->base + self->p0 + 1, 2) TH_LOG("node %d has no healthy block left", NID);
 	ASSERT_TRUE(pool_is(NID, self->base, self->base, 0, 0, self->p0, 0));
-	ASSERT_EQ(0, set_pool(NID, self->base + 1));
+	ASSERT_EQ(0, set_pages(NID, self->base + 1));
 	ASSERT_TRUE(pool_is(NID, self->base + 1, self->base + 1, 0, 0, self->p0, 0));
 	CPU_ZERO(&cpus);
 	CPU_SET(0, &cpus);
@@ -627,7 +441,7 @@ TEST_F_TIMEOUT(poison, shared_gmem_only_slot, 900)
 	ASSERT_EQ(0, host_bad(mem, false));
 	/* host_bad() skips that page: map it here, for pagemap. */
 	ASSERT_EQ(PATTERN1(GPA + BAD_OFF), READ_ONCE(*(u64 *)(mem + BAD_OFF)));
-	folio = used_folio(NID);
+	folio = pool_only_folio(NID, "used");
 	ASSERT_NE(0, folio);
 	pfn = pagemap_pfn(mem + BAD_OFF);
 	ASSERT_EQ(folio + BAD_OFF / PAGE_SIZE, pfn);
@@ -652,14 +466,7 @@ TEST_F_TIMEOUT(poison, shared_gmem_only_slot, 900)
 	ASSERT_EQ(0, b.g1);
 	ASSERT_LE(512, b.k4);
 
-	hc = hw_corrupted_kb();
-	ASSERT_LE(0, hc);
-	ASSERT_EQ(0, inject(pfn));
-	EXPECT_EQ(1, hwpoisoned(folio, &first));
-	EXPECT_EQ(pfn, first);
-	EXPECT_EQ(hc + 4, hw_corrupted_kb());
-	/* Still the file's. */
-	EXPECT_TRUE(pool_is(NID, self->base + 1, self->base, 0, 1, self->p0, 0));
+	hc = poison_page(_metadata, self->base, self->p0, folio, pfn);
 	/* Zapped: the VM's 1 GiB entry, the second VM's entry for the page. */
 	EXPECT_TRUE(stats_are(vm, 0, a.m2, a.k4));
 	EXPECT_TRUE(stats_are(vm_b, b.g1, b.m2, b.k4 - 1));
@@ -704,7 +511,6 @@ TEST_F_TIMEOUT(poison, private_slot, 900)
 	struct kvm_vm *vm;
 	struct stats a;
 	void *shared;
-	long hc;
 	int fd, r;
 
 	vm = __vm_create_with_vcpus(shape, 2, SZ_8M / PAGE_SIZE, guest_main, vcpus);
@@ -733,17 +539,11 @@ TEST_F_TIMEOUT(poison, private_slot, 900)
 	ASSERT_EQ(1, a.g1);
 	ASSERT_TRUE(pool_is(NID, self->base + 1, self->base, 0, 1, self->p0, 0));
 	/* No host mapping: the pfn is the folio's (debugfs) plus the offset. */
-	folio = used_folio(NID);
+	folio = pool_only_folio(NID, "used");
 	ASSERT_NE(0, folio);
 	pfn = folio + BAD_OFF / PAGE_SIZE;
 
-	hc = hw_corrupted_kb();
-	ASSERT_LE(0, hc);
-	ASSERT_EQ(0, inject(pfn));
-	EXPECT_EQ(1, hwpoisoned(folio, &first));
-	EXPECT_EQ(pfn, first);
-	EXPECT_EQ(hc + 4, hw_corrupted_kb());
-	EXPECT_TRUE(pool_is(NID, self->base + 1, self->base, 0, 1, self->p0, 0));
+	poison_page(_metadata, self->base, self->p0, folio, pfn);
 	EXPECT_TRUE(stats_are(vm, 0, a.m2, a.k4));
 
 	expect_poisoned_gpa(_metadata, vm, vcpus[1], KVM_MEMORY_EXIT_FLAG_PRIVATE);
