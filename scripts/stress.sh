@@ -3,11 +3,10 @@
 # (configs/debug.config on top of the other fragments: KASAN, kmemleak,
 # lockdep, DEBUG_VM, DEBUG_LIST, KVM_PROVE_MMU, hung-task and soft-lockup
 # panics, failslab and fail_page_alloc), built in its own tree by "make
-# debug-kernel", boots gmem_cma_stress for STRESS_S seconds between two
-# kmemleak scans (scripts/guest/stress.sh), judged by
-# scripts/stress-judge.py, then runs every boot of "make check"
-# (scripts/check.py, its timeouts scaled: KASAN under TCG is several times
-# slower).  Prints a
+# debug-kernel", runs every boot of "make check" (scripts/check.py, its
+# timeouts scaled: KASAN under TCG is several times slower), then one more
+# boot: gmem_cma_stress for STRESS_S seconds between two kmemleak scans
+# (scripts/guest/stress.sh), judged by scripts/stress-judge.py.  Prints a
 # summary to paste into the README (also in <log-dir>/stress-summary.txt).
 #
 # usage: stress.sh <tree> <debug-tree> <initramfs> <log-dir>
@@ -44,8 +43,18 @@ kargs="kasan_multi_shot"
 	{ cat "$logs/stress-judge-self-test.txt"; exit 1; }
 
 start=$(date +%s)
-# The stress first: its failures are the likeliest to be new, and show
-# after a quarter of an hour rather than after make check's boots.
+check_rc=0
+check_result="skipped (STRESS_CHECK=0)"
+if [ "${STRESS_CHECK:-1}" != 0 ]; then
+	echo "stress: every boot of make check on the debug kernel (timeouts x$scale)${ONLY:+, only '$ONLY'} ..."
+	# KASAN's shadow takes ~1 GiB of node 0 before gmem_cma= reserves:
+	# 7 GiB leave it the free 1 GiB blocks a 6 GiB node has normally.
+	VM_NODE0_GB=7 "$here/check.py" --tree "$tree" --kernel "$kernel" --initrd "$initrd" \
+		--logs "$logs" --kargs "$kargs" --timeout-scale "$scale" \
+		${ONLY:+--only "$ONLY"} | tee "$logs/check.txt" || check_rc=$?
+	check_result="$(tail -1 "$logs/check.txt") in $((($(date +%s) - start) / 60)) min"
+fi
+
 echo "stress: booting for $secs s of gmem_cma_stress (seed $seed, $jobs workers, $poison memory failures) ..."
 log=$logs/stress.log
 stress_start=$(date +%s)
@@ -60,20 +69,6 @@ stress_rc=0
 "$here/stress-judge.py" --kmemleak "${STRESS_KMEMLEAK:-any}" "$log" > "$logs/stress-judge.txt" ||
 	stress_rc=$?
 stress_s=$(($(date +%s) - stress_start))
-echo "stress: the stress boot $([ "$stress_rc" = 0 ] && echo passed || echo FAILED) in $stress_s s ($logs/stress-judge.txt)"
-
-check_rc=0
-check_result="skipped (STRESS_CHECK=0)"
-if [ "${STRESS_CHECK:-1}" != 0 ]; then
-	check_start=$(date +%s)
-	echo "stress: every boot of make check on the debug kernel (timeouts x$scale)${ONLY:+, only '$ONLY'} ..."
-	# KASAN's shadow takes ~1 GiB of node 0 before gmem_cma= reserves:
-	# 7 GiB leave it the free 1 GiB blocks a 6 GiB node has normally.
-	VM_NODE0_GB=7 "$here/check.py" --tree "$tree" --kernel "$kernel" --initrd "$initrd" \
-		--logs "$logs" --kargs "$kargs" --timeout-scale "$scale" \
-		${ONLY:+--only "$ONLY"} | tee "$logs/check.txt" || check_rc=$?
-	check_result="$(tail -1 "$logs/check.txt") in $((($(date +%s) - check_start) / 60)) min"
-fi
 
 ops=$(sed -n 's/^gmem_cma_stress: \([0-9]* operations.*\)/\1/p' "$logs/stress-judge.txt")
 {
