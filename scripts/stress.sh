@@ -69,6 +69,7 @@ stress_rc=0
 "$here/stress-judge.py" --kmemleak "${STRESS_KMEMLEAK:-any}" "$log" > "$logs/stress-judge.txt" ||
 	stress_rc=$?
 stress_s=$(($(date +%s) - stress_start))
+echo "stress: the stress boot $([ "$stress_rc" = 0 ] && echo passed || echo FAILED) in $stress_s s ($logs/stress-judge.txt)"
 
 ops=$(sed -n 's/^gmem_cma_stress: \([0-9]* operations.*\)/\1/p' "$logs/stress-judge.txt")
 {
