@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# The table "make bench" prints, from the BENCH lines of its three boots.
+# The table "make bench" prints, from the BENCH lines of its four boots.
 # usage: bench-table.py <bench.txt> <pages> <rounds>
 import sys
 rows = {}
@@ -59,3 +59,16 @@ print(f"{'trimming on (boot 2) / off (boot 3)':44s} {'':>10s} "
 print(f"{'':44s} {'':>10s} {rows[('gmem_cma', 'idle_off', 1)][0]:10.1f}")
 print(f"{'  ratio on / off':44s} {'':>10s} "
       f"{rows[('gmem_cma', 'idle', 1)][0] / rows[('gmem_cma', 'idle_off', 1)][0]:10.2f}")
+print(f"\nIn-place conversion (KVM_SET_MEMORY_ATTRIBUTES2), us, median of {rounds} rounds, "
+      "every page host-mapped before each round")
+print(f"{'':44s} {'to private':>10s} {'to shared':>10s}")
+for f, fname in (("file4k", "4 KiB-page file"), ("file1g", "1 GiB-page file")):
+    for r, rname in (("4k", "4 KiB"), ("2m", "2 MiB"), ("1g", "1 GiB")):
+        key = ("convert", f"{f}_{r}", 0)
+        if key in rows:
+            p, s = rows[key]
+            print(f"{fname + ', ' + rname + ' range':44s} {p:10.0f} {s:10.0f}")
+        else:
+            print(f"{fname + ', ' + rname + ' range':44s} {'EINVAL':>10s} {'(whole 1 GiB pages only)'}")
+a, b = rows[("convert", "file4k_1g", 0)], rows[("convert", "file1g_1g", 0)]
+print(f"{'  ratio 1 GiB range, 4 KiB-page / 1 GiB-page':44s} {a[0] / b[0]:10.1f} {a[1] / b[1]:10.1f}")

@@ -6,7 +6,10 @@
 # areas on one node, so it boots twice with the two areas swapped between the
 # nodes, and compares gmem_cma with hugetlb on the same node.  It also
 # reports the vmemmap per GiB (trimmed, untrimmed, hugetlb with HVO) and the
-# cost of trimming, from a third boot with gmem_cma_vmemmap=off.
+# cost of trimming, from a third boot with gmem_cma_vmemmap=off.  A fourth
+# boot, with kvm.gmem_in_place_conversion=1, times in-place conversion of
+# 4 KiB, 2 MiB and 1 GiB ranges on 4 KiB-page and 1 GiB-page files
+# (gmem_cma_convert_bench).
 #
 # usage: bench.sh <bzImage> <initramfs> <log-dir>
 set -euo pipefail
@@ -26,11 +29,17 @@ for g in 0 1 off; do
 	esac
 	h=$((1 - g))
 	log=$3/bench-gmem$g${mode:+-off}.log
-	echo "bench: boot $n/3: gmem_cma=$g:${pages}G hugetlb_cma=$h:${pages}G $extra ..."
+	echo "bench: boot $n/4: gmem_cma=$g:${pages}G hugetlb_cma=$h:${pages}G $extra ..."
 	"$here/vm.sh" "$1" "$2" "$log" kunit.enable=0 "gmem_cma=$g:${pages}G" \
 		"hugetlb_cma=$h:${pages}G" hugetlb_free_vmemmap=on $extra -- gmem_test=bench \
 		"gmem_bench=$g,$h,$pages,$rounds$mode" || true
 	grep -q 'GMEM_TEST_END rc=0' "$log" || { echo "bench: failed, see $log" >&2; exit 1; }
 	grep '^BENCH ' "$log" | tr -d '\r' >> "$out"
 done
+log=$3/bench-convert.log
+echo "bench: boot 4/4: gmem_cma=0:2G,1:2G kvm.gmem_in_place_conversion=1 ..."
+"$here/vm.sh" "$1" "$2" "$log" kunit.enable=0 gmem_cma=0:2G,1:2G \
+	kvm.gmem_in_place_conversion=1 -- gmem_test=convert-bench "gmem_bench=$rounds" || true
+grep -q 'GMEM_TEST_END rc=0' "$log" || { echo "bench: failed, see $log" >&2; exit 1; }
+grep '^BENCH ' "$log" | tr -d '\r' >> "$out"
 "$here/bench-table.py" "$out" "$pages" "$rounds"

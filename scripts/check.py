@@ -58,6 +58,15 @@ HWPOISON_CASES = ["free_folio", "private_file_folio", "mapped_file_folio"]
 HWPOISON_RACE_CASES = ["reserved_folio_replaced", "reserved_folio_no_free_block"]
 KVM_POISON_CASES = ["shared_gmem_only_slot", "private_slot"]
 HWPOISON_KVM_TESTS = ["gmem_cma:gmem_cma_hwpoison", "kvm:guest_memfd_1g_poison_test"]
+# In-place conversion (kvm.gmem_in_place_conversion=1): a boot of its own,
+# since VMs then take private/shared from their files, not from the VM.
+CONVERSION_TESTS = ["kvm:guest_memfd_conversion_test"]
+CONVERSION_CASES = ["single_unit_both_ways", "range_across_units",
+                    "init_private_and_before_allocation", "punch_keeps_attributes",
+                    "zero_content_mode", "elevated_reference_eagain", "longterm_pin_eagain",
+                    "forked_child_sees_conversion", "bad_inputs", "conversions_race_host_faults",
+                    "guest_and_vmm_exchange_data", "default_vm_private_is_guest_only",
+                    "conversions_race_guest_and_punch"]
 # suite -> (minimum number of cases, the status each must have).  The
 # memory-failure suite poisons pages for good: it skips unless
 # gmem_cma_kunit.poison=1, which only its own boot (gmem-hwpoison-kunit) gives.
@@ -103,6 +112,13 @@ SKIPS_ALLOWED = {
 VMM_POISON_GPA = 0x20005000
 VMM_POISON_PAGE = VMM_POISON_GPA % (1 << 30) >> 12
 LOG_ALLOWED = {
+    ("gmem-conversion", "kvm:guest_memfd_conversion_test",
+     r"kvm: guest_memfd: guest_memfd_con\[\d+\]: KVM_SET_MEMORY_ATTRIBUTES2 offset 0x[0-9a-f]+ "
+     r"size 0x[0-9a-f]+ attributes 0x[0-9a-f]+ flags 0x[0-9a-f]+: (range not page aligned|"
+     r"empty or overflowing range|range beyond the end of the file|unknown attribute|"
+     r"unknown flags or both content modes|reserved words must be zero|"
+     r"a file of 1 GiB pages converts whole 1 GiB pages only)"):
+        "bad_inputs: each bad input is refused with one line",
     ("gmem-hwpoison-kunit", None,
      r"gmem_cma: memory failure at pfn 0x[0-9a-f]+(: already poisoned|, page \d+ of the 1 GiB "
      r"page at pfn 0x[0-9a-f]+ \(node \d, (not on the free list: retired by whoever holds it|"
@@ -384,6 +400,12 @@ def all_boots():
                   also=[(r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page ", 3),
                         (r"gmem_cma: memory failure at pfn 0x[0-9a-f]+: already poisoned", 2),
                         (r"gmem_cma: unpoison of pfn 0x[0-9a-f]+ refused: ", 2)]),
+        # In-place conversion on 4 KiB and 1 GiB files.
+        make_boot("gmem-conversion",
+                  "kunit.enable=0 gmem_cma=0:2G,1:2G kvm.gmem_in_place_conversion=1",
+                  kselftests(CONVERSION_TESTS), tests=CONVERSION_TESTS, reserved={0: 2, 1: 2},
+                  subtests=[f"conv.{v}.{c}" for v in ("page_4k", "page_1g")
+                            for c in CONVERSION_CASES]),
         # The second race and KVM's view of a memory failure: four more
         # folios poisoned, hence a boot of their own (see HWPOISON_CASES).
         make_boot("gmem-hwpoison-kvm", "kunit.enable=0 gmem_cma=0:2G,1:2G",
