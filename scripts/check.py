@@ -60,7 +60,10 @@ KVM_POISON_CASES = ["shared_gmem_only_slot", "private_slot"]
 HWPOISON_KVM_TESTS = ["gmem_cma:gmem_cma_hwpoison", "kvm:guest_memfd_1g_poison_test"]
 # In-place conversion (kvm.gmem_in_place_conversion=1): a boot of its own,
 # since VMs then take private/shared from their files, not from the VM.
-CONVERSION_TESTS = ["kvm:guest_memfd_conversion_test"]
+# The upstream guest_memfd_test runs there too: it must pass unchanged with
+# in-place conversion on.  (private_mem_conversions_test is written for the
+# VM-level attributes, which such VMs do not have: it runs in the main boot.)
+CONVERSION_TESTS = ["kvm:guest_memfd_test", "kvm:guest_memfd_conversion_test"]
 CONVERSION_CASES = ["single_unit_both_ways", "range_across_units",
                     "init_private_and_before_allocation", "punch_keeps_attributes",
                     "zero_content_mode", "elevated_reference_eagain", "longterm_pin_eagain",
@@ -119,6 +122,11 @@ LOG_ALLOWED = {
      r"unknown flags or both content modes|reserved words must be zero|"
      r"a file of 1 GiB pages converts whole 1 GiB pages only)"):
         "bad_inputs: each bad input is refused with one line",
+    ("gmem-conversion", "kvm:guest_memfd_test",
+     r"kvm: guest_memfd: huge page size 2\^0 is not supported for this VM "
+     r"\(KVM_CAP_GUEST_MEMFD_HUGE_PAGE_SIZES: 0x40000000\)"):
+        "guest_memfd_test creates a file with each supported flag, "
+        "GUEST_MEMFD_FLAG_HUGE_PAGES without a page size among them",
     ("gmem-hwpoison-kunit", None,
      r"gmem_cma: memory failure at pfn 0x[0-9a-f]+(: already poisoned|, page \d+ of the 1 GiB "
      r"page at pfn 0x[0-9a-f]+ \(node \d, (not on the free list: retired by whoever holds it|"

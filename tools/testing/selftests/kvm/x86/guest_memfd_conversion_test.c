@@ -465,6 +465,7 @@ TEST_F(conv, bad_inputs)
 {
 	u64 size = self->unit * self->units, eo;
 	struct kvm_memory_attributes2 a = { .size = PAGE_SIZE };
+	struct kvm_memory_attributes va = { .address = GPA, .size = PAGE_SIZE };
 	bool priv[4] = { false };
 	char *mem;
 	int fd, memfd;
@@ -501,6 +502,10 @@ TEST_F(conv, bad_inputs)
 	ASSERT_EQ(-EINVAL, convert(self->vm->kvm_fd, 0, PAGE_SIZE, PRIVATE, 0, NULL));
 	ASSERT_EQ(-ENOTTY, convert(self->vm->fd, 0, PAGE_SIZE, PRIVATE, 0, NULL));
 	close(memfd);
+	/* Such a VM has no VM-level attributes. */
+	va.attributes = PRIVATE;
+	ASSERT_EQ(-1, ioctl(self->vm->fd, KVM_SET_MEMORY_ATTRIBUTES, &va));
+	ASSERT_EQ(EINVAL, errno);
 	/* Nothing changed. */
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, NULL));
 	munmap(mem, size);
