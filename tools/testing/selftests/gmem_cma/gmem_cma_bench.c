@@ -289,8 +289,8 @@ static double vmemmap_kib(const char *file, long pages)
 static int vmemmap_bench(const char *gmem, const char *huge, int gnid, int hnid,
 			 long pages, int rounds, const char *tag)
 {
-	double t0 = vmemmap_stat(gnid, " trims "), tn0 = vmemmap_stat(gnid, " trim_ns ");
-	double r0 = vmemmap_stat(gnid, " restores "), rn0 = vmemmap_stat(gnid, " restore_ns ");
+	double t0 = vmemmap_stat(gnid, "trims "), tn0 = vmemmap_stat(gnid, "trim_ns ");
+	double r0 = vmemmap_stat(gnid, "restores "), rn0 = vmemmap_stat(gnid, "restore_ns ");
 	double kib = 0, k, t, r;
 	int i;
 
@@ -301,13 +301,13 @@ static int vmemmap_bench(const char *gmem, const char *huge, int gnid, int hnid,
 		kib += k / rounds;
 	}
 	printf("BENCH vmemmap_kib gmem%s %d %.1f 0\n", tag, gnid, kib);
-	t = vmemmap_stat(gnid, " trims ") - t0;
-	r = vmemmap_stat(gnid, " restores ") - r0;
+	t = vmemmap_stat(gnid, "trims ") - t0;
+	r = vmemmap_stat(gnid, "restores ") - r0;
 	if (t > 0 && r > 0) {
 		printf("BENCH vmemmap_ms trim %d %.2f 0\n", gnid,
-		       (vmemmap_stat(gnid, " trim_ns ") - tn0) / t / 1e6);
+		       (vmemmap_stat(gnid, "trim_ns ") - tn0) / t / 1e6);
 		printf("BENCH vmemmap_ms restore %d %.2f 0\n", gnid,
-		       (vmemmap_stat(gnid, " restore_ns ") - rn0) / r / 1e6);
+		       (vmemmap_stat(gnid, "restore_ns ") - rn0) / r / 1e6);
 	}
 	if (!huge)
 		return 0;
