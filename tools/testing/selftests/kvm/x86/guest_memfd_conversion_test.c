@@ -119,6 +119,8 @@ FIXTURE(conv) {
 	int units;		/* pages in the file */
 	long saved[2];
 	bool pools_set;
+	int fd;			/* the case's file (open_file()) */
+	char *mem;		/* and its mapping */
 };
 
 FIXTURE_VARIANT(conv) {
@@ -142,6 +144,7 @@ FIXTURE_SETUP(conv)
 	ASSERT_EQ(0, kvm_check_cap(KVM_CAP_MEMORY_ATTRIBUTES));
 	ASSERT_TRUE(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
 	signal(SIGBUS, on_sigbus);
+	self->fd = -1;
 	self->unit = variant->huge ? SZ_1G : PAGE_SIZE;
 	self->units = variant->huge ? 2 : 4;
 	if (variant->huge) {
@@ -159,6 +162,10 @@ FIXTURE_TEARDOWN(conv)
 {
 	int nid;
 
+	if (self->mem)
+		munmap(self->mem, self->unit * self->units);
+	if (self->fd >= 0)
+		close(self->fd);
 	if (self->vm)
 		kvm_vm_free(self->vm);
 	if (!self->pools_set)
@@ -189,6 +196,28 @@ static int gmem(struct kvm_vm *vm, bool huge, u64 size, bool shared)
 	return __vm_ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
 }
 
+/*
+ * The case's file of self->units units, shared (INIT_SHARED) or private,
+ * mapped at self->mem; with @data, byte 123 of unit i is data[i].  Teardown
+ * unmaps and closes it.
+ */
+static void open_file(struct __test_metadata *_metadata,
+		      struct _test_data_conv *self, bool huge, bool shared,
+		      const char *data)
+{
+	u64 size = self->unit * self->units;
+	char *mem;
+	int i;
+
+	self->fd = gmem(self->vm, huge, size, shared);
+	ASSERT_LE(0, self->fd);
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	self->mem = mem;
+	for (i = 0; data && i < self->units; i++)
+		mem[i * self->unit + 123] = data[i];
+}
+
 /* Each unit shared (data readable) or private (SIGBUS) as @private says. */
 static bool units_are(char *mem, u64 unit, int units, const bool *private,
 		      const char *data)
@@ -217,16 +246,12 @@ TEST_F(conv, single_unit_both_ways)
 {
 	bool priv[4] = { false };
 	char data[4] = { 'a', 'b', 'c', 'd' };
-	u64 size = self->unit * self->units;
 	char *mem;
 	int fd, i;
 
-	fd = gmem(self->vm, variant->huge, size, true);
-	ASSERT_LE(0, fd);
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, mem);
-	for (i = 0; i < self->units; i++)
-		mem[i * self->unit + 123] = data[i];
+	open_file(_metadata, self, variant->huge, true, data);
+	fd = self->fd;
+	mem = self->mem;
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, data));
 	for (i = 0; i < self->units; i++) {
 		ASSERT_EQ(0, convert(fd, i * self->unit, self->unit, PRIVATE, 0, NULL));
@@ -241,8 +266,6 @@ TEST_F(conv, single_unit_both_ways)
 		priv[i] = false;
 		ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, data));
 	}
-	munmap(mem, size);
-	close(fd);
 }
 
 /* A range of several units converts at once; the units around it do not. */
@@ -254,12 +277,9 @@ TEST_F(conv, range_across_units)
 	char *mem;
 	int fd, i;
 
-	fd = gmem(self->vm, variant->huge, size, true);
-	ASSERT_LE(0, fd);
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, mem);
-	for (i = 0; i < self->units; i++)
-		mem[i * self->unit + 123] = data[i];
+	open_file(_metadata, self, variant->huge, true, data);
+	fd = self->fd;
+	mem = self->mem;
 	ASSERT_EQ(0, convert(fd, self->unit, size - self->unit, PRIVATE, 0, NULL));
 	for (i = 1; i < self->units; i++)
 		priv[i] = true;
@@ -274,29 +294,23 @@ TEST_F(conv, range_across_units)
 	for (i = 0; i < self->units; i++)
 		priv[i] = true;
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, NULL));
-	munmap(mem, size);
-	close(fd);
 }
 
 TEST_F(conv, init_private_and_before_allocation)
 {
 	bool priv[4] = { true, true, true, true };
 	char zeros[4] = { 0 };
-	u64 size = self->unit * self->units;
 	char *mem;
 	int fd;
 
-	fd = gmem(self->vm, variant->huge, size, false);
-	ASSERT_LE(0, fd);
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, mem);
+	open_file(_metadata, self, variant->huge, false, NULL);
+	fd = self->fd;
+	mem = self->mem;
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, NULL));
 	/* Nothing is allocated yet: the attribute is kept all the same. */
 	ASSERT_EQ(0, convert(fd, self->unit, self->unit, 0, 0, NULL));
 	priv[1] = false;
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, zeros));
-	munmap(mem, size);
-	close(fd);
 }
 
 TEST_F(conv, punch_keeps_attributes)
@@ -305,43 +319,32 @@ TEST_F(conv, punch_keeps_attributes)
 	char data[4] = { 'a', 'b', 'c', 'd' }, zeros[4] = { 0 };
 	u64 size = self->unit * self->units;
 	char *mem;
-	int fd, i;
+	int fd;
 
-	fd = gmem(self->vm, variant->huge, size, true);
-	ASSERT_LE(0, fd);
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, mem);
-	for (i = 0; i < self->units; i++)
-		mem[i * self->unit + 123] = data[i];
+	open_file(_metadata, self, variant->huge, true, data);
+	fd = self->fd;
+	mem = self->mem;
 	ASSERT_EQ(0, convert(fd, 0, self->unit, PRIVATE, 0, NULL));
 	priv[0] = true;
 	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
 			       0, size));
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, zeros));
-	munmap(mem, size);
-	close(fd);
 }
 
 TEST_F(conv, zero_content_mode)
 {
 	bool priv[4] = { false };
 	char data[4] = { 'a', 'b', 'c', 'd' };
-	u64 size = self->unit * self->units;
 	char *mem;
-	int fd, i;
+	int fd;
 
-	fd = gmem(self->vm, variant->huge, size, true);
-	ASSERT_LE(0, fd);
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, mem);
-	for (i = 0; i < self->units; i++)
-		mem[i * self->unit + 123] = data[i];
+	open_file(_metadata, self, variant->huge, true, data);
+	fd = self->fd;
+	mem = self->mem;
 	ASSERT_EQ(0, convert(fd, self->unit, self->unit, PRIVATE, 0, NULL));
 	ASSERT_EQ(0, convert(fd, self->unit, self->unit, 0, ZERO, NULL));
 	data[1] = 0;
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, data));
-	munmap(mem, size);
-	close(fd);
 }
 
 TEST_F(conv, elevated_reference_eagain)
@@ -353,12 +356,9 @@ TEST_F(conv, elevated_reference_eagain)
 	char *mem;
 	int fd, i, p[2];
 
-	fd = gmem(self->vm, variant->huge, size, true);
-	ASSERT_LE(0, fd);
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, mem);
-	for (i = 0; i < self->units; i++)
-		mem[i * self->unit + 123] = data[i];
+	open_file(_metadata, self, variant->huge, true, data);
+	fd = self->fd;
+	mem = self->mem;
 	ASSERT_EQ(0, pipe(p));
 	iov.iov_base = mem + self->unit + 64;
 	iov.iov_len = 64;
@@ -379,8 +379,6 @@ TEST_F(conv, elevated_reference_eagain)
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, NULL));
 	close(p[0]);
 	close(p[1]);
-	munmap(mem, size);
-	close(fd);
 }
 
 #define GUP_TEST_FILE	"/sys/kernel/debug/gup_test"
@@ -398,12 +396,9 @@ TEST_F(conv, longterm_pin_eagain)
 
 	gfd = open(GUP_TEST_FILE, O_RDWR);
 	ASSERT_LE(0, gfd) TH_LOG("no %s (CONFIG_GUP_TEST)", GUP_TEST_FILE);
-	fd = gmem(self->vm, variant->huge, size, true);
-	ASSERT_LE(0, fd);
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, mem);
-	for (i = 0; i < self->units; i++)
-		mem[i * self->unit + 123] = data[i];
+	open_file(_metadata, self, variant->huge, true, data);
+	fd = self->fd;
+	mem = self->mem;
 	/* The last page of the last unit. */
 	pin.addr = (unsigned long)mem + size - PAGE_SIZE;
 	pin.flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE;
@@ -417,25 +412,19 @@ TEST_F(conv, longterm_pin_eagain)
 		priv[i] = true;
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, NULL));
 	close(gfd);
-	munmap(mem, size);
-	close(fd);
 }
 
 TEST_F(conv, forked_child_sees_conversion)
 {
 	bool priv[4] = { false };
 	char data[4] = { 'a', 'b', 'c', 'd' };
-	u64 size = self->unit * self->units;
-	int fd, i, status, go[2], done[2];
+	int fd, status, go[2], done[2];
 	char *mem, c;
 	pid_t pid;
 
-	fd = gmem(self->vm, variant->huge, size, true);
-	ASSERT_LE(0, fd);
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, mem);
-	for (i = 0; i < self->units; i++)
-		mem[i * self->unit + 123] = data[i];
+	open_file(_metadata, self, variant->huge, true, data);
+	fd = self->fd;
+	mem = self->mem;
 	ASSERT_EQ(0, pipe(go));
 	ASSERT_EQ(0, pipe(done));
 	pid = fork();
@@ -457,8 +446,6 @@ TEST_F(conv, forked_child_sees_conversion)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(0, WEXITSTATUS(status));
-	munmap(mem, size);
-	close(fd);
 }
 
 TEST_F(conv, bad_inputs)
@@ -470,10 +457,9 @@ TEST_F(conv, bad_inputs)
 	char *mem;
 	int fd, memfd;
 
-	fd = gmem(self->vm, variant->huge, size, true);
-	ASSERT_LE(0, fd);
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, mem);
+	open_file(_metadata, self, variant->huge, true, NULL);
+	fd = self->fd;
+	mem = self->mem;
 	ASSERT_EQ(-EINVAL, convert(fd, 1, self->unit, PRIVATE, 0, &eo));
 	ASSERT_EQ(0xdead, eo);	/* not written for bad input */
 	ASSERT_EQ(-EINVAL, convert(fd, 0, self->unit + 1, PRIVATE, 0, NULL));
@@ -508,8 +494,6 @@ TEST_F(conv, bad_inputs)
 	ASSERT_EQ(EINVAL, errno);
 	/* Nothing changed. */
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, NULL));
-	munmap(mem, size);
-	close(fd);
 }
 
 struct racer {
