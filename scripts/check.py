@@ -131,6 +131,10 @@ LOG_ALLOWED = {
      r"\(KVM_CAP_GUEST_MEMFD_HUGE_PAGE_SIZES: 0x40000000\)"):
         "guest_memfd_test creates a file with each supported flag, "
         "GUEST_MEMFD_FLAG_HUGE_PAGES without a page size among them",
+    ("main", None,
+     r"gmem_cma: node \d+: cannot restore the vmemmap of 2 MiB page at pfn 0x[0-9a-f]+ "
+     r"\(error -12\): it stays trimmed"):
+        "KUnit gmem_cma_split_nomem: a chunk split and a merge of the GiB without memory",
     ("gmem-hwpoison-kunit", None,
      r"gmem_cma: memory failure at pfn 0x[0-9a-f]+(: already poisoned|, page \d+ of the 1 GiB "
      r"page at pfn 0x[0-9a-f]+ \(node \d, (not on the free list: retired by whoever holds it|"
