@@ -73,7 +73,8 @@ CONVERSION_CASES = ["single_unit_both_ways", "range_across_units",
                     "conversions_race_guest_and_punch"]
 # 1 GiB pages split where a conversion needs it, merged back (#13).
 SPLIT_CASES = ["one_page_shared_and_back", "pinned_page_refuses_only_itself",
-               "punch_4k_inside_1g", "conversions_faults_punches_race"]
+               "punch_4k_inside_1g", "enomem_changes_nothing",
+               "conversions_faults_punches_race"]
 # suite -> (minimum number of cases, the status each must have).  The
 # memory-failure suite poisons pages for good: it skips unless
 # gmem_cma_kunit.poison=1, which only its own boot (gmem-hwpoison-kunit) gives.
@@ -131,6 +132,10 @@ LOG_ALLOWED = {
      r"\(KVM_CAP_GUEST_MEMFD_HUGE_PAGE_SIZES: 0x40000000\)"):
         "guest_memfd_test creates a file with each supported flag, "
         "GUEST_MEMFD_FLAG_HUGE_PAGES without a page size among them",
+    ("gmem-conversion", "kvm:guest_memfd_split_test",
+     r"gmem_cma: node \d+: cannot restore the vmemmap of 1 GiB page at pfn 0x[0-9a-f]+ "
+     r"\(error -12\): it stays trimmed"):
+        "enomem_changes_nothing: a split whose vmemmap pages fail one by one (fail-nth)",
     ("main", None,
      r"gmem_cma: node \d+: cannot restore the vmemmap of 2 MiB page at pfn 0x[0-9a-f]+ "
      r"\(error -12\): it stays trimmed"):

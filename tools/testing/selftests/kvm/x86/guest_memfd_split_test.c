@@ -343,6 +343,158 @@ TEST_F_TIMEOUT(split, punch_4k_inside_1g, 300)
 	ASSERT_TRUE(saved_is(self->saved0));
 }
 
+#define FPA	"/sys/kernel/debug/fail_page_alloc"
+#define FSLAB	"/sys/kernel/debug/failslab"
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Fault injection for this thread's next allocations (fail-nth). */
+static int fault_knobs(void)
+{
+	static const char * const knobs[][2] = {
+		{ FPA "/verbose", "0" }, { FPA "/ignore-gfp-wait", "N" },
+		{ FPA "/ignore-gfp-highmem", "N" }, { FPA "/min-order", "0" },
+		{ FSLAB "/verbose", "0" }, { FSLAB "/ignore-gfp-wait", "N" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(knobs); i++)
+		if (write_str(knobs[i][0], knobs[i][1]))
+			return -1;
+	return 0;
+}
+
+static sigjmp_buf sigbus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Does a host read of @p fault with SIGBUS (a private page)? */
+static bool read_sigbus(volatile char *p)
+{
+	sighandler_t old = signal(SIGBUS, on_sigbus);
+	bool bus = false;
+
+	if (sigsetjmp(sigbus_jmp, 1))
+		bus = true;
+	else
+		(void)*p;
+	signal(SIGBUS, old);
+	return bus;
+}
+
+/*
+ * Share @off with the @n-th allocation of this thread failing (0: none).
+ * Returns the conversion's result; *@calls is how many allocations it made
+ * when none failed.
+ */
+static int convert_failing(struct __test_metadata *_metadata, int nth_fd,
+			   int fd, u64 off, long n, long *calls, u64 *eo)
+{
+	char buf[24] = "";
+	int r;
+
+	snprintf(buf, sizeof(buf), "%ld", n);
+	if (n)
+		EXPECT_EQ(strlen(buf), pwrite(nth_fd, buf, strlen(buf), 0));
+	r = convert(fd, off, PAGE_SIZE, 0, PRESERVE, eo);
+	/* What is left of the count: 0 if the n-th allocation failed. */
+	memset(buf, 0, sizeof(buf));
+	EXPECT_LT(0, pread(nth_fd, buf, sizeof(buf) - 1, 0));
+	EXPECT_EQ(1, pwrite(nth_fd, "0", 1, 0));
+	*calls = n - atol(buf);
+	return r;
+}
+
+/*
+ * Sharing one page of a whole private 1 GiB page with one allocation of
+ * the conversion failing: the first ones (the vmemmap's pages), some in
+ * the middle, and the last 40 (the page cache's nodes, the attributes'
+ * tree).  A failure is either ENOMEM with the page still private and the
+ * folio whole and trimmed again, or one with a fallback (the conversion
+ * done as without it); the guest's data is intact at the end.
+ */
+TEST_F_TIMEOUT(split, enomem_changes_nothing, 600)
+{
+	u64 off = 9 * SZ_2M + 17 * PAGE_SIZE, eo;
+	long calls, n, points[64], enomem = 0, tail = 0;
+	int nth_fd, r, i, np = 0;
+
+	ASSERT_EQ(0, fault_knobs()) TH_LOG("no failslab or fail_page_alloc in debugfs");
+	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	ASSERT_LE(0, nth_fd) TH_LOG("no fail-nth (CONFIG_FAULT_INJECTION)");
+
+	/* How many allocations a split makes; then back to one 1 GiB page. */
+	ASSERT_EQ(0, convert_failing(_metadata, nth_fd, self->fd, off, 1L << 30,
+				     &calls, &eo));
+	TH_LOG("sharing one page of a whole 1 GiB page: %ld allocations", calls);
+	ASSERT_LE(8 + 40, calls);
+	ASSERT_TRUE(saved_is(self->saved0 - SAVED_1G + 511 * SAVED_2M));
+	ASSERT_EQ(0, convert(self->fd, off, PAGE_SIZE, PRIVATE, PRESERVE, NULL));
+	ASSERT_TRUE(saved_is(self->saved0));
+
+	for (n = 1; n <= 8; n++)
+		points[np++] = n;
+	for (n = 1; n < 4; n++)
+		points[np++] = calls * n / 4;
+	for (n = calls - 39; n <= calls; n++)
+		points[np++] = n;
+	for (i = 0; i < np; i++) {
+		r = convert_failing(_metadata, nth_fd, self->fd, off, points[i],
+				    &n, &eo);
+		if (!r) {
+			/*
+			 * Nothing failed (fewer allocations than before: a
+			 * node or a page table of an earlier try was kept),
+			 * or what failed had a fallback (slab's first try of
+			 * a larger page): converted, and back.
+			 */
+			ASSERT_FALSE(read_sigbus((char *)self->mem + off));
+			ASSERT_TRUE(saved_is(self->saved0 - SAVED_1G + 511 * SAVED_2M));
+			ASSERT_EQ(0, convert(self->fd, off, PAGE_SIZE, PRIVATE,
+					     PRESERVE, NULL));
+			ASSERT_TRUE(saved_is(self->saved0));
+			continue;
+		}
+		ASSERT_EQ(-ENOMEM, r) TH_LOG("allocation %ld of %ld failed: %d",
+					      points[i], calls, r);
+		ASSERT_EQ(points[i], n) TH_LOG("ENOMEM, but no allocation failed");
+		ASSERT_EQ(off, eo);
+		ASSERT_TRUE(read_sigbus((char *)self->mem + off));
+		ASSERT_TRUE(saved_is(self->saved0))
+			TH_LOG("allocation %ld of %ld failed", points[i], calls);
+		enomem++;
+		tail += i >= 11;
+	}
+	TH_LOG("%ld of %d failure points: ENOMEM, nothing changed (%ld of the last 40)",
+	       enomem, np, tail);
+	/* The first ones, the middle ones, and the page cache's nodes. */
+	ASSERT_LE(11 + 10, enomem);
+	ASSERT_LE(10, tail);
+
+	ASSERT_EQ(0, convert_failing(_metadata, nth_fd, self->fd, off, 0, &n, &eo));
+	close(nth_fd);
+	ASSERT_FALSE(read_sigbus((char *)self->mem + off));
+	ASSERT_TRUE(saved_is(self->saved0 - SAVED_1G + 511 * SAVED_2M));
+	run(_metadata, self, CMD_VERIFY);
+	expect_maps(_metadata, self, -1, 511, 512);
+	ASSERT_EQ(0, convert(self->fd, off, PAGE_SIZE, PRIVATE, PRESERVE, NULL));
+	ASSERT_TRUE(saved_is(self->saved0));
+	run(_metadata, self, CMD_VERIFY);
+}
+
 struct racer {
 	struct _test_data_split *self;
 	bool stop;
@@ -350,11 +502,11 @@ struct racer {
 	long converts, again, reads, sigbus, punches, prefaults, bad;
 };
 
-static __thread sigjmp_buf sigbus_jmp;
+static __thread sigjmp_buf racer_jmp;
 
-static void on_sigbus(int sig)
+static void racer_sigbus(int sig)
 {
-	siglongjmp(sigbus_jmp, 1);
+	siglongjmp(racer_jmp, 1);
 }
 
 /* A random 4 KiB aligned range: a page, a few, or a whole 2 MiB chunk. */
@@ -377,10 +529,10 @@ static void *host_racer(void *arg)
 	u64 off, len;
 	char c;
 
-	signal(SIGBUS, on_sigbus);
+	signal(SIGBUS, racer_sigbus);
 	while (!READ_ONCE(r->stop)) {
 		pick(&seed, &off, &len);
-		if (sigsetjmp(sigbus_jmp, 1)) {
+		if (sigsetjmp(racer_jmp, 1)) {
 			r->sigbus++;
 			continue;
 		}
