@@ -31,7 +31,7 @@ make -s -C "$tree" ARCH=x86_64 headers
 make -s -C "$tree/tools/testing/selftests" -j"$(nproc)" \
 	CC="ccache gcc" TARGETS="kvm gmem_cma" FORCE_TARGETS=1 \
 	TEST_GEN_PROGS_x86="$kvm_tests" TEST_PROGS_x86= \
-	TEST_GEN_PROGS_EXTENDED_x86= \
+	TEST_GEN_PROGS_EXTENDED_x86=x86/guest_memfd_split_bench \
 	INSTALL_PATH="$new" install >/dev/null
 # hugetlb's vmemmap tests from the mm kselftests (HVO shares its remapping
 # engine with gmem_cma): only these three, added to the list run_kselftest.sh
