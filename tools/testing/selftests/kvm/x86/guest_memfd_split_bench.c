@@ -148,15 +148,15 @@ static double touch_ms(struct kvm_vcpu *vcpu, int rounds, double *first)
 	return median(t, rounds);
 }
 
-static void maps(struct kvm_vm *vm, const char *what)
+static void show_maps(struct kvm_vm *vm, const char *what)
 {
 	u64 m[3];
 
 	kvm_get_stat(&vm->stats, "pages_1g", &m[0], 1);
 	kvm_get_stat(&vm->stats, "pages_2m", &m[1], 1);
 	kvm_get_stat(&vm->stats, "pages_4k", &m[2], 1);
-	printf("split-bench: %s: KVM maps %lu x 1 GiB, %lu x 2 MiB, %lu x 4 KiB\n",
-	       what, m[0], m[1], m[2]);
+	printf("split-bench: %s: KVM maps ", what);
+	printf("%lu x 1 GiB, %lu x 2 MiB, %lu x 4 KiB\n", m[0], m[1], m[2]);
 }
 
 int main(int argc, char **argv)
@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 	virt_map_level(vm, GPA, GPA, SIZE, PG_LEVEL_2M);
 
 	pass[0] = touch_ms(vcpu, rounds, &first[0]);
-	maps(vm, "whole");
+	show_maps(vm, "whole");
 	whole = saved();
 
 	for (g = 0; g < NR_1G; g++) {
@@ -209,7 +209,7 @@ int main(int argc, char **argv)
 	split_saved = saved();
 	TEST_ASSERT(whole >= 0 && split_saved >= 0, "no vmemmap_saved_pages");
 	pass[1] = touch_ms(vcpu, rounds, &first[1]);
-	maps(vm, "one 4 KiB page shared per 1 GiB page");
+	show_maps(vm, "one 4 KiB page shared per 1 GiB page");
 
 	for (g = 0; g < NR_1G; g++) {
 		t = now_us();
@@ -221,14 +221,19 @@ int main(int argc, char **argv)
 		merge[g] = now_us() - t;
 	}
 	pass[2] = touch_ms(vcpu, rounds, &first[2]);
-	maps(vm, "merged");
+	show_maps(vm, "merged");
 
-	printf("split-bench: share one 4 KiB page of a whole 1 GiB page: %.0f us; back to private %.0f us, whole again after %.0f us (median of %d)\n",
-	       median(split, NR_1G), median(back, NR_1G), median(merge, NR_1G), NR_1G);
-	printf("split-bench: vmemmap pages per 1 GiB page: whole 1, with one 4 KiB page shared %ld, untrimmed %d\n",
+	printf("split-bench: share one 4 KiB page of a whole 1 GiB page: %.0f us; ",
+	       median(split, NR_1G));
+	printf("back to private %.0f us, whole again after %.0f us (median of %d)\n",
+	       median(back, NR_1G), median(merge, NR_1G), NR_1G);
+	printf("split-bench: vmemmap pages per 1 GiB page: whole 1, ");
+	printf("with one 4 KiB page shared %ld, untrimmed %d\n",
 	       1 + (whole - split_saved) / NR_1G, (int)(SZ_1G / PAGE_SIZE * 64 / PAGE_SIZE));
-	printf("split-bench: guest pass over %d GiB, ms: whole %.0f, split %.0f, merged %.0f (first pass %.0f, %.0f, %.0f; median of %d)\n",
-	       NR_1G, pass[0], pass[1], pass[2], first[0], first[1], first[2], rounds);
+	printf("split-bench: guest pass over %d GiB, ms: whole %.0f, split %.0f, merged %.0f ",
+	       NR_1G, pass[0], pass[1], pass[2]);
+	printf("(first pass %.0f, %.0f, %.0f; median of %d)\n",
+	       first[0], first[1], first[2], rounds);
 	printf("BENCH split convert 0 %.0f %.0f\n", median(split, NR_1G), median(back, NR_1G));
 	printf("BENCH split merge 0 %.0f %ld\n", median(merge, NR_1G),
 	       1 + (whole - split_saved) / NR_1G);

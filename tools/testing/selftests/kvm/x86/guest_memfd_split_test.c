@@ -382,7 +382,7 @@ static void on_sigbus(int sig)
 }
 
 /* Does a host read of @p fault with SIGBUS (a private page)? */
-static bool read_sigbus(volatile char *p)
+static bool read_sigbus(char *p)
 {
 	sighandler_t old = signal(SIGBUS, on_sigbus);
 	bool bus = false;
@@ -390,7 +390,7 @@ static bool read_sigbus(volatile char *p)
 	if (sigsetjmp(sigbus_jmp, 1))
 		bus = true;
 	else
-		(void)*p;
+		(void)READ_ONCE(*p);
 	signal(SIGBUS, old);
 	return bus;
 }
@@ -468,8 +468,8 @@ TEST_F_TIMEOUT(split, enomem_changes_nothing, 600)
 			ASSERT_TRUE(saved_is(self->saved0));
 			continue;
 		}
-		ASSERT_EQ(-ENOMEM, r) TH_LOG("allocation %ld of %ld failed: %d",
-					      points[i], calls, r);
+		ASSERT_EQ(-ENOMEM, r)
+			TH_LOG("allocation %ld of %ld failed: %d", points[i], calls, r);
 		ASSERT_EQ(points[i], n) TH_LOG("ENOMEM, but no allocation failed");
 		ASSERT_EQ(off, eo);
 		ASSERT_TRUE(read_sigbus((char *)self->mem + off));
