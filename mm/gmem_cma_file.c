@@ -713,11 +713,14 @@ bool __gmem_cma_folio_owned(struct folio *folio)
  * VFIO or iommufd DMA mappings) may keep it, and must, since GUP could not
  * migrate it out of CMA and would retry for ever.
  *
- * Return: true if @folio is one of the pools' 1 GiB folios.
+ * The same holds for the 2 MiB and 4 KiB folios a 1 GiB folio is split
+ * into: they stay in their block until it is whole again.
+ *
+ * Return: true if @folio is one of the pools' folios.
  */
 bool gmem_cma_folio_pinnable(struct folio *folio)
 {
-	return gmem_cma_folio_owned(folio);
+	return gmem_cma_pfn_held(folio_pfn(folio));
 }
 
 /**

@@ -127,6 +127,8 @@ void gmem_cma_pool_refill(void);
 void gmem_cma_pool_refill_flush(void);
 #if IS_ENABLED(CONFIG_KUNIT)
 void gmem_cma_pool_shrink_window(int nid, struct folio *folio);
+int gmem_cma_vmemmap_restore_pages(struct page *page, unsigned long nr,
+				   gfp_t gfp);
 #endif
 void gmem_cma_pool_for_each(int nid,
 			    void (*fn)(struct folio *folio, const char *state,
@@ -165,6 +167,34 @@ bool gmem_cma_vmemmap_needs_trim(struct folio *folio);
 unsigned long gmem_cma_vmemmap_shared(struct folio *folio);
 int gmem_cma_vmemmap_poison(unsigned long pfn, struct folio **folio_out);
 bool gmem_cma_vmemmap_poisoned(struct folio *folio);
+
+/**
+ * struct gmem_cma_block_state - how a 1 GiB block is split
+ * @split: the 1 GiB folio is split
+ * @chunks_2m: 2 MiB chunks that are one 2 MiB folio
+ * @chunks_4k: 2 MiB chunks split into 4 KiB folios
+ * @trimmed_1g: chunks trimmed as part of the whole 1 GiB folio
+ * @trimmed_2m: chunks trimmed as a 2 MiB folio
+ * @vmemmap_pages: vmemmap pages the block's struct pages use now
+ */
+struct gmem_cma_block_state {
+	bool split;
+	unsigned long chunks_2m;
+	unsigned long chunks_4k;
+	unsigned long trimmed_1g;
+	unsigned long trimmed_2m;
+	unsigned long vmemmap_pages;
+};
+
+int gmem_cma_block_split_begin(struct folio *folio);
+void gmem_cma_block_split_end(struct folio *folio, unsigned int order, int err);
+bool gmem_cma_block_splitting(struct folio *folio);
+int gmem_cma_block_merge_begin(struct folio *folio, unsigned int order);
+void gmem_cma_block_merge_end(struct folio *folio, unsigned int order, int err);
+int gmem_cma_block_state(struct folio *folio, struct gmem_cma_block_state *st);
+bool gmem_cma_block_hold(struct folio *folio);
+bool gmem_cma_block_reassemble(void);
+void gmem_cma_rebuild_folio(struct folio *folio, unsigned int order);
 
 /* How close to a page memory-failure handling found a poisoned page. */
 enum gmem_cma_poison {

@@ -71,6 +71,27 @@ static const char *gmem_cma_mf_free(struct folio *folio)
 	return "reserved: retired, a replacement is taken from the CMA area";
 }
 
+/*
+ * The folio in use that holds @pfn, with a reference: the 1 GiB folio, or
+ * the 2 MiB or 4 KiB one if it is split.  NULL if it is free (or frozen
+ * for a merge, whose folio is then retired when freed).
+ */
+static struct folio *gmem_cma_mf_get_folio(unsigned long pfn)
+{
+	struct page *page = pfn_to_page(pfn);
+	struct folio *folio;
+
+	for (;;) {
+		folio = page_folio(page);
+		if (!folio_try_get(folio))
+			return NULL;
+		/* Split or merged meanwhile: the folio it is in now. */
+		if (folio == page_folio(page))
+			return folio;
+		folio_put(folio);
+	}
+}
+
 static const char gmem_cma_no_restore[] =
 	"; no memory to restore its struct page: its whole 2 MiB chunk counts as poisoned";
 
@@ -88,7 +109,7 @@ static const char gmem_cma_no_restore[] =
  */
 int gmem_cma_memory_failure(unsigned long pfn, int flags)
 {
-	struct folio *folio;
+	struct folio *folio, *in_use;
 	const char *state;
 	int marked;
 
@@ -108,9 +129,10 @@ int gmem_cma_memory_failure(unsigned long pfn, int flags)
 	if (marked > 0)
 		num_poisoned_pages_inc(pfn);
 
-	if (folio_try_get(folio)) {
-		gmem_cma_mf_unmap(folio, pfn);
-		folio_put(folio);
+	in_use = gmem_cma_mf_get_folio(pfn);
+	if (in_use) {
+		gmem_cma_mf_unmap(in_use, pfn);
+		folio_put(in_use);
 		state = "in use: mappings dropped, retired when freed";
 	} else {
 		state = gmem_cma_mf_free(folio);
@@ -123,7 +145,8 @@ int gmem_cma_memory_failure(unsigned long pfn, int flags)
 
 /**
  * gmem_cma_poison_order() - how a page of a gmem_cma folio may be mapped
- * @folio: a 1 GiB folio of a guest_memfd file, locked or referenced
+ * @folio: a folio of a guest_memfd file of 1 GiB pages (the 1 GiB folio,
+ *         or a 2 MiB or 4 KiB one of a split page), locked or referenced
  * @index: the page cache index of a page in @folio
  *
  * Return: -EHWPOISON if the page is poisoned (or may be: its chunk is
@@ -133,13 +156,17 @@ int gmem_cma_memory_failure(unsigned long pfn, int flags)
  */
 int gmem_cma_poison_order(struct folio *folio, pgoff_t index)
 {
-	switch (gmem_cma_vmemmap_poison_near(folio, index - folio->index)) {
+	unsigned long i = folio_pfn(folio) % BIT(GMEM_CMA_PAGE_ORDER) +
+			  (index - folio->index);
+
+	/* @i: the page's index in its 1 GiB block, whole or split. */
+	switch (gmem_cma_vmemmap_poison_near(folio, i)) {
 	case GMEM_CMA_POISON_PAGE:
 		return -EHWPOISON;
 	case GMEM_CMA_POISON_CHUNK:
 		return 0;
 	case GMEM_CMA_POISON_FOLIO:
-		return PMD_ORDER;
+		return min(PMD_ORDER, folio_order(folio));
 	default:
 		return folio_order(folio);
 	}

@@ -34,14 +34,17 @@
 #define pr_fmt(fmt) "gmem_cma: " fmt
 
 #include <linux/bitmap.h>
+#include <linux/debugfs.h>
 #include <linux/gmem_cma.h>
 #include <linux/init.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/page-flags.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
+#include <kunit/static_stub.h>
 #include <kunit/visibility.h>
 
 #include "gmem_cma_internal.h"
@@ -53,16 +56,31 @@
 
 /**
  * struct gmem_cma_block - what gmem_cma knows of one 1 GiB folio it holds
- * @shared: chunks whose struct pages are mapped to the shared tail page
- * @head_copied: the first vmemmap page was replaced by a copy (the folio
- *               was trimmed once); only then can chunks be shared
+ * @shared: chunks whose struct pages are mapped to the shared tail page of
+ *          the whole 1 GiB folio (order 18)
+ * @trim2m: chunks that are a 2 MiB folio whose struct pages past the first
+ *          vmemmap page are mapped to the shared tail page of order 9
+ * @split4k: chunks split into 512 folios of 4 KiB
  * @poisoned: chunks holding a page reported by memory-failure handling;
  *            bits are only ever set, and read without the lock
+ * @head_copied: the first vmemmap page was replaced by a copy (the folio
+ *               was trimmed once); only then can chunks be shared
+ * @split: the 1 GiB folio is split into 2 MiB folios (and some of those
+ *         into 4 KiB folios, @split4k)
+ * @splitting: splits of the block's folios gmem_cma has under way: the
+ *             only splits folio_check_splittable() lets through
+ * @merge_pending: the last merge asked for was refused (a reference, no
+ *                 memory) and has not happened since
  */
 struct gmem_cma_block {
 	DECLARE_BITMAP(shared, GMEM_CMA_VMEMMAP_CHUNKS);
+	DECLARE_BITMAP(trim2m, GMEM_CMA_VMEMMAP_CHUNKS);
+	DECLARE_BITMAP(split4k, GMEM_CMA_VMEMMAP_CHUNKS);
 	DECLARE_BITMAP(poisoned, GMEM_CMA_VMEMMAP_CHUNKS);
 	bool head_copied;
+	bool split;
+	unsigned int splitting;
+	bool merge_pending;
 };
 
 static bool gmem_cma_block_poisoned(struct gmem_cma_block *blk)
@@ -136,10 +154,70 @@ static unsigned long gmem_cma_chunks_saving(unsigned long first,
 	return nr * VMEMMAP_PER_CHUNK - (first == 0 ? 1 : 0);
 }
 
+/**
+ * gmem_cma_vmemmap_restore_pages() - vmemmap_restore_range() for gmem_cma
+ * @page: the first struct page of the range
+ * @nr: number of struct pages
+ * @gfp: how to allocate the new vmemmap pages
+ *
+ * KUnit tests redirect it to fail.
+ *
+ * Return: as vmemmap_restore_range().
+ */
+VISIBLE_IF_KUNIT int gmem_cma_vmemmap_restore_pages(struct page *page,
+						    unsigned long nr, gfp_t gfp)
+{
+	KUNIT_STATIC_STUB_REDIRECT(gmem_cma_vmemmap_restore_pages, page, nr, gfp);
+	return vmemmap_restore_range(page, nr, gfp);
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_vmemmap_restore_pages);
+
+/* The first struct page of the 1 GiB block holding @folio. */
+static struct page *gmem_cma_block_page(struct folio *folio)
+{
+	return pfn_to_page(ALIGN_DOWN(folio_pfn(folio), GMEM_CMA_NR_PAGES));
+}
+
+/*
+ * Restore the chunks of [@first, @first + @nr) that are trimmed as part of a
+ * 2 MiB folio: their struct pages past the first vmemmap page.
+ */
+static int gmem_cma_vmemmap_restore_2m(int nid, struct page *base,
+				       struct gmem_cma_block *blk,
+				       unsigned long first, unsigned long nr)
+{
+	const unsigned long head = PAGE_SIZE / sizeof(struct page);
+	struct gmem_cma_vmemmap_stats *st = &vnode(nid)->st;
+	unsigned long c, last = first + nr;
+	int ret;
+
+	lockdep_assert_held(&vnode(nid)->lock);
+
+	for (c = find_next_bit(blk->trim2m, last, first); c < last;
+	     c = find_next_bit(blk->trim2m, last, c + 1)) {
+		ret = gmem_cma_vmemmap_restore_pages(base + c * CHUNK_PAGES + head,
+						     CHUNK_PAGES - head,
+						     GFP_KERNEL | __GFP_RETRY_MAYFAIL |
+						     __GFP_NOWARN);
+		if (ret) {
+			st->restore_fail++;
+			pr_warn_ratelimited("node %d: cannot restore the vmemmap of 2 MiB page at pfn %#lx (error %d): it stays trimmed\n",
+					    nid, page_to_pfn(base) + c * CHUNK_PAGES, ret);
+			return ret;
+		}
+		clear_bit(c, blk->trim2m);
+		WRITE_ONCE(st->saved, st->saved - (VMEMMAP_PER_CHUNK - 1));
+		st->restores++;
+	}
+	return 0;
+}
+
 /*
  * Trim (@share) or restore the chunks of [@first, @first + @nr) that are
  * not in that state yet, a run of chunks at a time.  The first vmemmap
- * page, the head's copy, is never part of a range.
+ * page, the head's copy, is never part of a range.  Only a whole folio is
+ * trimmed this way; restoring also gives chunks of 2 MiB folios their
+ * struct pages back.
  */
 static int gmem_cma_vmemmap_set(int nid, struct folio *folio,
 				struct gmem_cma_block *blk, unsigned long first,
@@ -148,13 +226,19 @@ static int gmem_cma_vmemmap_set(int nid, struct folio *folio,
 	const unsigned long head = PAGE_SIZE / sizeof(struct page);
 	struct gmem_cma_vmemmap_stats *st = &vnode(nid)->st;
 	unsigned long start, end, pfirst, pnr, saving, last = first + nr;
+	struct page *base = gmem_cma_block_page(folio);
 	ktime_t t0 = ktime_get();
 	int ret = 0;
 
 	lockdep_assert_held(&vnode(nid)->lock);
 
-	if (share && !blk->head_copied)
+	if (share && (!blk->head_copied || blk->split))
 		return -EINVAL;
+	if (!share) {
+		ret = gmem_cma_vmemmap_restore_2m(nid, base, blk, first, nr);
+		if (ret)
+			goto out;
+	}
 	for (start = first; start < last; start = end) {
 		start = share ? find_next_zero_bit(blk->shared, last, start) :
 				find_next_bit(blk->shared, last, start);
@@ -165,16 +249,16 @@ static int gmem_cma_vmemmap_set(int nid, struct folio *folio,
 		pfirst = start * CHUNK_PAGES + (start ? 0 : head);
 		pnr = end * CHUNK_PAGES - pfirst;
 		if (share) {
-			ret = vmemmap_optimize_folio_range(folio, GMEM_CMA_PAGE_ORDER,
-							   pfirst, pnr);
+			ret = vmemmap_optimize_range(base + pfirst, pnr,
+						     GMEM_CMA_PAGE_ORDER);
 		} else {
-			ret = vmemmap_restore_folio_range(folio, pfirst, pnr,
-							  GFP_KERNEL | __GFP_RETRY_MAYFAIL |
-							  __GFP_NOWARN);
+			ret = gmem_cma_vmemmap_restore_pages(base + pfirst, pnr,
+							     GFP_KERNEL | __GFP_RETRY_MAYFAIL |
+							     __GFP_NOWARN);
 			if (ret) {
 				st->restore_fail++;
 				pr_warn_ratelimited("node %d: cannot restore the vmemmap of 1 GiB page at pfn %#lx (error %d): it stays trimmed\n",
-						    nid, folio_pfn(folio), ret);
+						    nid, page_to_pfn(base), ret);
 			}
 		}
 		if (ret)
@@ -190,6 +274,7 @@ static int gmem_cma_vmemmap_set(int nid, struct folio *folio,
 			st->restores++;
 		}
 	}
+out:
 	if (share)
 		st->trim_ns += ktime_to_ns(ktime_sub(ktime_get(), t0));
 	else
@@ -221,6 +306,363 @@ static int gmem_cma_vmemmap_set_range(struct folio *folio, unsigned long first,
 	mutex_unlock(&vnode(nid)->lock);
 	return ret;
 }
+
+/* May the block's struct pages be shared at all? */
+static bool gmem_cma_block_trimmable(struct gmem_cma_block *blk)
+{
+	return gmem_cma_vmemmap_on && blk->head_copied &&
+	       !gmem_cma_block_poisoned(blk);
+}
+
+/*
+ * Trim chunk @c, a 2 MiB folio with struct pages of its own, as 2 MiB
+ * folios are: all but its first vmemmap page mapped to the shared tail page
+ * of order 9.  A failure leaves the chunk with its own pages (it costs
+ * memory, nothing else).
+ */
+static void gmem_cma_vmemmap_trim_2m(int nid, struct page *base,
+				     struct gmem_cma_block *blk, unsigned long c)
+{
+	const unsigned long head = PAGE_SIZE / sizeof(struct page);
+	struct gmem_cma_vmemmap_stats *st = &vnode(nid)->st;
+	ktime_t t0 = ktime_get();
+	int ret;
+
+	lockdep_assert_held(&vnode(nid)->lock);
+
+	if (!gmem_cma_block_trimmable(blk) || test_bit(c, blk->trim2m) ||
+	    test_bit(c, blk->shared) || test_bit(c, blk->split4k))
+		return;
+	ret = vmemmap_optimize_range(base + c * CHUNK_PAGES + head,
+				     CHUNK_PAGES - head, HPAGE_PMD_ORDER);
+	if (ret) {
+		pr_warn_ratelimited("node %d: cannot trim the vmemmap of 2 MiB page at pfn %#lx (error %d)\n",
+				    nid, page_to_pfn(base) + c * CHUNK_PAGES, ret);
+		return;
+	}
+	set_bit(c, blk->trim2m);
+	WRITE_ONCE(st->saved, st->saved + VMEMMAP_PER_CHUNK - 1);
+	st->trims++;
+	st->trim_ns += ktime_to_ns(ktime_sub(ktime_get(), t0));
+}
+
+static void gmem_cma_vmemmap_trim_2m_all(int nid, struct page *base,
+					 struct gmem_cma_block *blk)
+{
+	unsigned long c;
+
+	for (c = 0; c < GMEM_CMA_VMEMMAP_CHUNKS; c++)
+		gmem_cma_vmemmap_trim_2m(nid, base, blk, c);
+}
+
+/* The block of @folio, with its node's lock held; NULL (unlocked) if none. */
+static struct gmem_cma_block *gmem_cma_block_lock(struct folio *folio)
+{
+	struct gmem_cma_block *blk;
+
+	mutex_lock(&vnode(folio_nid(folio))->lock);
+	blk = gmem_cma_block(folio);
+	if (!blk)
+		mutex_unlock(&vnode(folio_nid(folio))->lock);
+	return blk;
+}
+
+/*
+ * The vmemmap pages a block's struct pages use: a chunk trimmed with the
+ * whole folio uses none of its 8 (chunk 0 keeps the head's copy), one
+ * trimmed as a 2 MiB folio uses 1.
+ */
+static unsigned long gmem_cma_block_vmemmap_pages(struct gmem_cma_block *blk)
+{
+	return GMEM_CMA_VMEMMAP_CHUNKS * VMEMMAP_PER_CHUNK -
+	       bitmap_weight(blk->shared, GMEM_CMA_VMEMMAP_CHUNKS) * VMEMMAP_PER_CHUNK +
+	       test_bit(0, blk->shared) -
+	       bitmap_weight(blk->trim2m, GMEM_CMA_VMEMMAP_CHUNKS) *
+	       (VMEMMAP_PER_CHUNK - 1);
+}
+
+/**
+ * gmem_cma_block_split_begin() - get a folio of a block ready to be split
+ * @folio: a whole 1 GiB folio, or a 2 MiB folio of a split one
+ *
+ * Gives every struct page of @folio a vmemmap page of its own (splitting
+ * writes them all) and lets folio_check_splittable() accept the block's
+ * folios until gmem_cma_block_split_end().
+ *
+ * Return: 0, -EINVAL if @folio is no such folio, -ENOMEM if the vmemmap
+ * cannot be restored (nothing changed).
+ */
+int gmem_cma_block_split_begin(struct folio *folio)
+{
+	unsigned long c = (folio_pfn(folio) % GMEM_CMA_NR_PAGES) / CHUNK_PAGES;
+	int nid = folio_nid(folio), ret = -EINVAL;
+	struct gmem_cma_block *blk;
+
+	blk = gmem_cma_block_lock(folio);
+	if (!blk)
+		return -EINVAL;
+	if (folio_order(folio) == GMEM_CMA_PAGE_ORDER && !blk->split)
+		ret = gmem_cma_vmemmap_set(nid, folio, blk, 0,
+					   GMEM_CMA_VMEMMAP_CHUNKS, false);
+	else if (folio_order(folio) == HPAGE_PMD_ORDER && blk->split &&
+		 !test_bit(c, blk->split4k))
+		ret = gmem_cma_vmemmap_restore_2m(nid, gmem_cma_block_page(folio),
+						  blk, c, 1);
+	if (!ret)
+		WRITE_ONCE(blk->splitting, blk->splitting + 1);
+	mutex_unlock(&vnode(nid)->lock);
+	return ret;
+}
+
+/**
+ * gmem_cma_block_split_end() - record a split, or undo its preparation
+ * @folio: the folio gmem_cma_block_split_begin() accepted, now the first
+ *         of the folios it was split into (or still whole)
+ * @order: the order @folio had before the split
+ * @err: 0 if the split happened, else its error
+ *
+ * After a split of a 1 GiB folio, every 2 MiB folio is trimmed as hugetlb
+ * trims its 2 MiB pages; after a failed one, the folio is trimmed whole
+ * again.  A 2 MiB folio split into 4 KiB folios keeps its struct pages.
+ */
+void gmem_cma_block_split_end(struct folio *folio, unsigned int order, int err)
+{
+	unsigned long c = (folio_pfn(folio) % GMEM_CMA_NR_PAGES) / CHUNK_PAGES;
+	struct page *base = gmem_cma_block_page(folio);
+	int nid = folio_nid(folio);
+	struct gmem_cma_block *blk = gmem_cma_block(folio);
+
+	mutex_lock(&vnode(nid)->lock);
+	WRITE_ONCE(blk->splitting, blk->splitting - 1);
+	if (order == GMEM_CMA_PAGE_ORDER) {
+		if (!err)
+			blk->split = true;
+		if (!err)
+			gmem_cma_vmemmap_trim_2m_all(nid, base, blk);
+		else if (gmem_cma_block_trimmable(blk))
+			gmem_cma_vmemmap_set(nid, folio, blk, 0,
+					     GMEM_CMA_VMEMMAP_CHUNKS, true);
+	} else if (!err) {
+		set_bit(c, blk->split4k);
+	} else {
+		gmem_cma_vmemmap_trim_2m(nid, base, blk, c);
+	}
+	mutex_unlock(&vnode(nid)->lock);
+}
+
+/**
+ * gmem_cma_block_splitting() - is gmem_cma splitting this folio?
+ * @folio: a folio of a pool's block
+ *
+ * Return: true between gmem_cma_block_split_begin() and _end() for @folio's
+ * block.
+ */
+bool gmem_cma_block_splitting(struct folio *folio)
+{
+	struct gmem_cma_block *blk = gmem_cma_block(folio);
+
+	return blk && READ_ONCE(blk->splitting);
+}
+
+/**
+ * gmem_cma_block_merge_begin() - get a block ready for a merge
+ * @folio: the first folio of the range to merge
+ * @order: HPAGE_PMD_ORDER to merge a chunk of 4 KiB folios into a 2 MiB
+ *         folio, GMEM_CMA_PAGE_ORDER to merge the 2 MiB folios of a block
+ *         into its 1 GiB folio
+ *
+ * Gives every struct page of the range a vmemmap page of its own (merging
+ * writes them all).  On success the node's lock stays held until
+ * gmem_cma_block_merge_end().
+ *
+ * Return: 0, -EINVAL if the block is not in a state to merge to @order,
+ * -ENOMEM if the vmemmap cannot be restored (nothing changed).
+ */
+int gmem_cma_block_merge_begin(struct folio *folio, unsigned int order)
+{
+	unsigned long c = (folio_pfn(folio) % GMEM_CMA_NR_PAGES) / CHUNK_PAGES;
+	struct page *base = gmem_cma_block_page(folio);
+	int nid = folio_nid(folio), ret = -EINVAL;
+	struct gmem_cma_block *blk;
+
+	blk = gmem_cma_block_lock(folio);
+	if (!blk)
+		return -EINVAL;
+	if (order == HPAGE_PMD_ORDER && blk->split && test_bit(c, blk->split4k)) {
+		ret = 0;
+	} else if (order == GMEM_CMA_PAGE_ORDER && blk->split &&
+		   bitmap_empty(blk->split4k, GMEM_CMA_VMEMMAP_CHUNKS)) {
+		ret = gmem_cma_vmemmap_restore_2m(nid, base, blk, 0,
+						  GMEM_CMA_VMEMMAP_CHUNKS);
+		if (ret) {
+			gmem_cma_vmemmap_trim_2m_all(nid, base, blk);
+			blk->merge_pending = true;
+		}
+	}
+	if (ret)
+		mutex_unlock(&vnode(nid)->lock);
+	return ret;
+}
+
+/**
+ * gmem_cma_block_merge_end() - record a merge, or undo its preparation
+ * @folio: the merged folio, or the first folio of the range if @err
+ * @order: the order gmem_cma_block_merge_begin() was given
+ * @err: 0 if the merge happened, else its error
+ *
+ * Trims the merged folio (a 1 GiB folio whole again, a 2 MiB folio as
+ * hugetlb does), or the 2 MiB folios again after a failed merge.  Drops
+ * the node's lock.
+ */
+void gmem_cma_block_merge_end(struct folio *folio, unsigned int order, int err)
+	__releases(&vnode(folio_nid(folio))->lock)
+{
+	unsigned long c = (folio_pfn(folio) % GMEM_CMA_NR_PAGES) / CHUNK_PAGES;
+	struct page *base = gmem_cma_block_page(folio);
+	int nid = folio_nid(folio);
+	struct gmem_cma_block *blk = gmem_cma_block(folio);
+
+	lockdep_assert_held(&vnode(nid)->lock);
+
+	blk->merge_pending = err == -EBUSY || err == -ENOMEM;
+	if (order == HPAGE_PMD_ORDER) {
+		if (!err)
+			clear_bit(c, blk->split4k);
+		gmem_cma_vmemmap_trim_2m(nid, base, blk, c);
+	} else if (err) {
+		gmem_cma_vmemmap_trim_2m_all(nid, base, blk);
+	} else {
+		blk->split = false;
+		if (gmem_cma_block_trimmable(blk))
+			gmem_cma_vmemmap_set(nid, folio, blk, 0,
+					     GMEM_CMA_VMEMMAP_CHUNKS, true);
+	}
+	mutex_unlock(&vnode(nid)->lock);
+}
+
+/* Blocks with folios out of the page cache, waiting to be reassembled. */
+#define GMEM_CMA_BLOCK_HELD	XA_MARK_1
+
+/**
+ * gmem_cma_block_hold() - note that a folio of a split block left its file
+ * @folio: a 2 MiB or 4 KiB folio of a split block, leaving the page cache
+ *
+ * Return: true if @folio is one, and its block is now queued for
+ * gmem_cma_block_reassemble().
+ */
+bool gmem_cma_block_hold(struct folio *folio)
+{
+	unsigned long idx = folio_pfn(folio) >> GMEM_CMA_PAGE_ORDER;
+	struct gmem_cma_block *blk;
+	bool held = false;
+
+	xa_lock(&gmem_cma_blocks);
+	blk = xa_load(&gmem_cma_blocks, idx);
+	if (blk && READ_ONCE(blk->split)) {
+		__xa_set_mark(&gmem_cma_blocks, idx, GMEM_CMA_BLOCK_HELD);
+		held = true;
+	}
+	xa_unlock(&gmem_cma_blocks);
+	return held;
+}
+
+/*
+ * Are all folios of the block at @base out of the page cache and held by
+ * gmem_cma's reference alone?  Freeze them if so.
+ */
+static bool gmem_cma_block_freeze_held(struct page *base)
+{
+	unsigned long i, j;
+	struct folio *folio;
+
+	for (i = 0; i < GMEM_CMA_NR_PAGES; i += folio_nr_pages(folio)) {
+		folio = page_folio(base + i);
+		if (READ_ONCE(folio->mapping) || !folio_ref_freeze(folio, 1))
+			goto undo;
+	}
+	return true;
+undo:
+	for (j = 0; j < i; j += folio_nr_pages(folio)) {
+		folio = page_folio(base + j);
+		folio_ref_unfreeze(folio, 1);
+	}
+	return false;
+}
+
+/**
+ * gmem_cma_block_reassemble() - make held split blocks 1 GiB folios again
+ *
+ * For every block whose folios all left the page cache and are held by
+ * gmem_cma's reference only: restores its vmemmap, rebuilds the 1 GiB
+ * folio and drops the reference, which hands it back to its file or pool
+ * (gmem_cma_free_folio()).
+ *
+ * Return: true if some block still waits (a folio still referenced, or no
+ * memory for its struct pages).
+ */
+bool gmem_cma_block_reassemble(void)
+{
+	struct gmem_cma_block *blk;
+	unsigned long idx;
+	bool waiting = false;
+
+	xa_for_each_marked(&gmem_cma_blocks, idx, blk, GMEM_CMA_BLOCK_HELD) {
+		struct page *base = pfn_to_page(idx << GMEM_CMA_PAGE_ORDER);
+		struct folio *folio = page_folio(base);
+		int nid = folio_nid(folio);
+		int err;
+
+		mutex_lock(&vnode(nid)->lock);
+		err = gmem_cma_vmemmap_set(nid, folio, blk, 0,
+					   GMEM_CMA_VMEMMAP_CHUNKS, false);
+		if (!err && !gmem_cma_block_freeze_held(base))
+			err = -EBUSY;
+		if (err) {
+			gmem_cma_vmemmap_trim_2m_all(nid, base, blk);
+			mutex_unlock(&vnode(nid)->lock);
+			waiting = true;
+			continue;
+		}
+		gmem_cma_rebuild_folio(folio, GMEM_CMA_PAGE_ORDER);
+		blk->split = false;
+		bitmap_zero(blk->split4k, GMEM_CMA_VMEMMAP_CHUNKS);
+		xa_clear_mark(&gmem_cma_blocks, idx, GMEM_CMA_BLOCK_HELD);
+		mutex_unlock(&vnode(nid)->lock);
+		/* The last reference: back to the file or the pool, trimmed. */
+		folio_ref_unfreeze(folio, 1);
+		folio_put(folio);
+		cond_resched();
+	}
+	return waiting;
+}
+
+/**
+ * gmem_cma_block_state() - how a block is split, and its vmemmap
+ * @folio: any folio of the block
+ * @st: filled in
+ *
+ * Return: 0, or -ENOENT if no pool holds the block.
+ */
+int gmem_cma_block_state(struct folio *folio, struct gmem_cma_block_state *st)
+{
+	struct gmem_cma_block *blk;
+	unsigned long n4k;
+
+	memset(st, 0, sizeof(*st));
+	blk = gmem_cma_block_lock(folio);
+	if (!blk)
+		return -ENOENT;
+	n4k = bitmap_weight(blk->split4k, GMEM_CMA_VMEMMAP_CHUNKS);
+	st->split = blk->split;
+	st->chunks_2m = blk->split ? GMEM_CMA_VMEMMAP_CHUNKS - n4k : 0;
+	st->chunks_4k = n4k;
+	st->trimmed_1g = bitmap_weight(blk->shared, GMEM_CMA_VMEMMAP_CHUNKS);
+	st->trimmed_2m = bitmap_weight(blk->trim2m, GMEM_CMA_VMEMMAP_CHUNKS);
+	st->vmemmap_pages = gmem_cma_block_vmemmap_pages(blk);
+	mutex_unlock(&vnode(folio_nid(folio))->lock);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_block_state);
 
 /**
  * gmem_cma_vmemmap_add() - start tracking a folio the pool took out of CMA
@@ -389,21 +831,27 @@ EXPORT_SYMBOL_IF_KUNIT(gmem_cma_vmemmap_shared);
 
 /**
  * gmem_cma_prepare_user_mapping() - make a folio ready to be mapped by PTEs
- * @folio: a locked 1 GiB guest_memfd folio about to be mapped into host
- *         page tables
+ * @folio: a locked large guest_memfd folio about to be mapped into host
+ *         page tables: a 1 GiB folio, or a 2 MiB folio of a split one
  *
  * Mapping a page with a PTE writes its struct page (mapcount), so the whole
- * folio gets its own struct pages first.  It is trimmed again when its last
- * reference goes.
+ * folio gets its own struct pages first.  A 1 GiB folio is trimmed again
+ * when its last reference goes, a 2 MiB one when it is split or merged.
  *
  * Return: 0, or -ENOMEM if the vmemmap cannot be restored; the folio is
  * then still trimmed and must not be mapped.
  */
 int gmem_cma_prepare_user_mapping(struct folio *folio)
 {
-	if (!gmem_cma_vmemmap_shared(folio))
+	unsigned long first = (folio_pfn(folio) % GMEM_CMA_NR_PAGES) / CHUNK_PAGES;
+	unsigned long nr = DIV_ROUND_UP(folio_nr_pages(folio), CHUNK_PAGES);
+	struct gmem_cma_block *blk = gmem_cma_block(folio);
+
+	/* Lockless: once restored, a chunk stays so while the folio is mapped. */
+	if (!blk || (find_next_bit(blk->shared, first + nr, first) >= first + nr &&
+		     find_next_bit(blk->trim2m, first + nr, first) >= first + nr))
 		return 0;
-	return gmem_cma_vmemmap_restore(folio, 0, GMEM_CMA_VMEMMAP_CHUNKS);
+	return gmem_cma_vmemmap_restore(folio, first, nr);
 }
 EXPORT_SYMBOL_FOR_MODULES(gmem_cma_prepare_user_mapping, "kvm");
 
@@ -461,8 +909,8 @@ bool gmem_cma_vmemmap_poisoned(struct folio *folio)
 
 /**
  * gmem_cma_vmemmap_poison_near() - how close to a page is a recorded poison?
- * @folio: a 1 GiB folio of a pool
- * @i: index of a 4 KiB page in @folio
+ * @folio: a folio of a pool's block (the 1 GiB folio, or one it is split in)
+ * @i: index of a 4 KiB page in the block
  *
  * Lockless: the records only grow, and a page marked PG_hwpoison is marked
  * before its chunk is seen here as restored.
@@ -483,7 +931,8 @@ enum gmem_cma_poison gmem_cma_vmemmap_poison_near(struct folio *folio,
 		return GMEM_CMA_POISON_NONE;
 	if (!test_bit(chunk, blk->poisoned))
 		return GMEM_CMA_POISON_FOLIO;
-	if (test_bit(chunk, blk->shared) || PageHWPoison(folio_page(folio, i)))
+	if (test_bit(chunk, blk->shared) || test_bit(chunk, blk->trim2m) ||
+	    PageHWPoison(gmem_cma_block_page(folio) + i))
 		return GMEM_CMA_POISON_PAGE;
 	return GMEM_CMA_POISON_CHUNK;
 }
@@ -532,6 +981,48 @@ unsigned long gmem_cma_vmemmap_saved(int nid)
 		return 0;
 	return READ_ONCE(vnode(nid)->st.saved);
 }
+
+static int gmem_cma_blocks_show(struct seq_file *m, void *v)
+{
+	struct gmem_cma_block *blk;
+	unsigned long idx, n4k;
+	const char *state;
+	int nid;
+
+	seq_puts(m, "# pfn node state chunks_2m chunks_4k vmemmap_pages\n");
+	xa_for_each(&gmem_cma_blocks, idx, blk) {
+		nid = pfn_to_nid(idx << GMEM_CMA_PAGE_ORDER);
+		mutex_lock(&vnode(nid)->lock);
+		n4k = bitmap_weight(blk->split4k, GMEM_CMA_VMEMMAP_CHUNKS);
+		if (!blk->split)
+			state = "whole";
+		else if (xa_get_mark(&gmem_cma_blocks, idx, GMEM_CMA_BLOCK_HELD))
+			state = "split-released";
+		else if (blk->merge_pending)
+			state = "split-merge-pending";
+		else
+			state = "split";
+		seq_printf(m, "%#lx %d %s %lu %lu %lu\n",
+			   idx << GMEM_CMA_PAGE_ORDER, nid, state,
+			   blk->split ? GMEM_CMA_VMEMMAP_CHUNKS - n4k : 0, n4k,
+			   gmem_cma_block_vmemmap_pages(blk));
+		mutex_unlock(&vnode(nid)->lock);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(gmem_cma_blocks);
+
+static int __init gmem_cma_blocks_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_lookup("gmem_cma", NULL);
+
+	if (!IS_ERR_OR_NULL(dir)) {
+		debugfs_create_file("blocks", 0444, dir, NULL, &gmem_cma_blocks_fops);
+		dput(dir);
+	}
+	return 0;
+}
+late_initcall(gmem_cma_blocks_debugfs_init);
 
 static int __init gmem_cma_vmemmap_init(void)
 {

@@ -5,7 +5,7 @@ import sys
 rows = {}
 for line in open(sys.argv[1]):
     _, what, state, nid, ms, lent = line.split()
-    rows[(what, state, int(nid))] = (float(ms), int(lent))
+    rows[(what, state, int(nid))] = (float(ms), float(lent))
 pages, rounds = sys.argv[2], sys.argv[3]
 print(f"\n{pages} x 1 GiB per measurement, median of {rounds} runs after one untimed "
       "warm-up, TCG guest, ms per GiB")
@@ -43,7 +43,7 @@ row("guest_memfd, 1 GiB pages (gmem_cma)", ("vmlife", "gmem_1g"))
 row("guest_memfd, 4 KiB pages", ("vmlife", "gmem_4k"))
 ratio("  ratio 1 GiB / 4 KiB", ("vmlife", "gmem_1g"), ("vmlife", "gmem_4k"))
 print("MiB of the area lent out before the busy runs: " + ", ".join(
-    f"{w} node {n}: {rows[(w, 'busy', n)][1]}" for w in ("gmem_cma", "hugetlb") for n in (0, 1)))
+    f"{w} node {n}: {rows[(w, 'busy', n)][1]:.0f}" for w in ("gmem_cma", "hugetlb") for n in (0, 1)))
 print("\nVmemmap (struct pages) per GiB held, KiB, mean of the grows; hugetlb 1 GiB "
       "with HVO on the other node")
 row("gmem_cma pool, trimmed (gmem_cma_vmemmap=on)", ("vmemmap_kib", "gmem"))
@@ -69,6 +69,19 @@ for f, fname in (("file4k", "4 KiB-page file"), ("file1g", "1 GiB-page file")):
             p, s = rows[key]
             print(f"{fname + ', ' + rname + ' range':44s} {p:10.0f} {s:10.0f}")
         else:
-            print(f"{fname + ', ' + rname + ' range':44s} {'EINVAL':>10s} {'(whole 1 GiB pages only)'}")
+            sys.exit(f"bench-table: no conversion row for {fname}, {rname} range")
 a, b = rows[("convert", "file4k_1g", 0)], rows[("convert", "file1g_1g", 0)]
 print(f"{'  ratio 1 GiB range, 4 KiB-page / 1 GiB-page':44s} {a[0] / b[0]:10.1f} {a[1] / b[1]:10.1f}")
+print("\nSplit and merge of a 1 GiB page (guest_memfd_split_bench: a guest on 2 private "
+      "1 GiB pages, one 4 KiB page of each shared and back)")
+sp, mg = rows[("split", "convert", 0)], rows[("split", "merge", 0)]
+print(f"{'share one 4 KiB page of a whole 1 GiB page':44s} {sp[0]:10.0f} us (split)")
+print(f"{'the same page back to private':44s} {sp[1]:10.0f} us")
+print(f"{'  until the 1 GiB page is whole again':44s} {mg[0]:10.0f} us (merge, by a worker)")
+print(f"{'vmemmap pages per 1 GiB page, one page shared':44s} {mg[1]:10.0f} "
+      "(whole and trimmed: 1, untrimmed: 4096)")
+t, tf, tm = (rows[("split", k, 0)] for k in ("touch", "touch_first", "touch_merged"))
+print(f"Guest pass over its 2 GiB, ms{'':28s} {'whole':>10s} {'split':>10s} {'merged':>10s}")
+print(f"{'  first pass after the change (maps again)':44s} {tf[0]:10.0f} {tf[1]:10.0f} {tm[1]:10.0f}")
+print(f"{'  steady (median)':44s} {t[0]:10.0f} {t[1]:10.0f} {tm[0]:10.0f}")
+print(f"{'  ratio split / whole, steady':44s} {t[1] / t[0]:10.2f}")

@@ -9,7 +9,9 @@
 # cost of trimming, from a third boot with gmem_cma_vmemmap=off.  A fourth
 # boot, with kvm.gmem_in_place_conversion=1, times in-place conversion of
 # 4 KiB, 2 MiB and 1 GiB ranges on 4 KiB-page and 1 GiB-page files
-# (gmem_cma_convert_bench).
+# (gmem_cma_convert_bench), and the split and merge of a 1 GiB page under a
+# running guest: their latency, the vmemmap a split page keeps, and the
+# guest's memory access time whole, split and merged (guest_memfd_split_bench).
 #
 # usage: bench.sh <bzImage> <initramfs> <log-dir>
 set -euo pipefail

@@ -23,6 +23,7 @@ mkdir -p "$new"
 kvm_tests="guest_memfd_test set_memory_region_test pre_fault_memory_test"
 kvm_tests="$kvm_tests x86/private_mem_conversions_test x86/guest_memfd_1g_test"
 kvm_tests="$kvm_tests x86/guest_memfd_1g_poison_test x86/guest_memfd_conversion_test"
+kvm_tests="$kvm_tests x86/guest_memfd_split_test"
 
 make -s -C "$tree" ARCH=x86_64 headers
 # FORCE_TARGETS=1: fail if any target fails to build (by default the
@@ -30,7 +31,7 @@ make -s -C "$tree" ARCH=x86_64 headers
 make -s -C "$tree/tools/testing/selftests" -j"$(nproc)" \
 	CC="ccache gcc" TARGETS="kvm gmem_cma" FORCE_TARGETS=1 \
 	TEST_GEN_PROGS_x86="$kvm_tests" TEST_PROGS_x86= \
-	TEST_GEN_PROGS_EXTENDED_x86= \
+	TEST_GEN_PROGS_EXTENDED_x86=x86/guest_memfd_split_bench \
 	INSTALL_PATH="$new" install >/dev/null
 # hugetlb's vmemmap tests from the mm kselftests (HVO shares its remapping
 # engine with gmem_cma): only these three, added to the list run_kselftest.sh

@@ -63,18 +63,24 @@ HWPOISON_KVM_TESTS = ["gmem_cma:gmem_cma_hwpoison", "kvm:guest_memfd_1g_poison_t
 # The upstream guest_memfd_test runs there too: it must pass unchanged with
 # in-place conversion on.  (private_mem_conversions_test is written for the
 # VM-level attributes, which such VMs do not have: it runs in the main boot.)
-CONVERSION_TESTS = ["kvm:guest_memfd_test", "kvm:guest_memfd_conversion_test"]
+CONVERSION_TESTS = ["kvm:guest_memfd_test", "kvm:guest_memfd_conversion_test",
+                    "kvm:guest_memfd_split_test"]
 CONVERSION_CASES = ["single_unit_both_ways", "range_across_units",
                     "init_private_and_before_allocation", "punch_keeps_attributes",
                     "zero_content_mode", "elevated_reference_eagain", "longterm_pin_eagain",
                     "forked_child_sees_conversion", "bad_inputs", "conversions_race_host_faults",
                     "guest_and_vmm_exchange_data", "default_vm_private_is_guest_only",
                     "conversions_race_guest_and_punch"]
+# 1 GiB pages split where a conversion needs it, merged back (#13).
+SPLIT_CASES = ["one_page_shared_and_back", "pinned_page_refuses_only_itself",
+               "punch_4k_inside_1g", "enomem_changes_nothing",
+               "conversions_faults_punches_race"]
 # suite -> (minimum number of cases, the status each must have).  The
 # memory-failure suite poisons pages for good: it skips unless
 # gmem_cma_kunit.poison=1, which only its own boot (gmem-hwpoison-kunit) gives.
 KUNIT_SUITES = {"gmem_cma_cmdline": (20, "PASS"), "gmem_cma_pool": (3, "PASS"),
-                "gmem_cma_vmemmap": (3, "PASS"), "gmem_cma_memory_failure": (3, "SKIP")}
+                "gmem_cma_vmemmap": (3, "PASS"), "gmem_cma_split": (4, "PASS"),
+                "gmem_cma_memory_failure": (3, "SKIP")}
 KUNIT_POISON_SUITES = {"gmem_cma_memory_failure": (3, "PASS")}
 
 # Skips that do not fail a boot, each with the reason it is legitimate:
@@ -119,14 +125,21 @@ LOG_ALLOWED = {
      r"kvm: guest_memfd: guest_memfd_con\[\d+\]: KVM_SET_MEMORY_ATTRIBUTES2 offset 0x[0-9a-f]+ "
      r"size 0x[0-9a-f]+ attributes 0x[0-9a-f]+ flags 0x[0-9a-f]+: (range not page aligned|"
      r"empty or overflowing range|range beyond the end of the file|unknown attribute|"
-     r"unknown flags or both content modes|reserved words must be zero|"
-     r"a file of 1 GiB pages converts whole 1 GiB pages only)"):
+     r"unknown flags or both content modes|reserved words must be zero)"):
         "bad_inputs: each bad input is refused with one line",
     ("gmem-conversion", "kvm:guest_memfd_test",
      r"kvm: guest_memfd: huge page size 2\^0 is not supported for this VM "
      r"\(KVM_CAP_GUEST_MEMFD_HUGE_PAGE_SIZES: 0x40000000\)"):
         "guest_memfd_test creates a file with each supported flag, "
         "GUEST_MEMFD_FLAG_HUGE_PAGES without a page size among them",
+    ("gmem-conversion", "kvm:guest_memfd_split_test",
+     r"gmem_cma: node \d+: cannot restore the vmemmap of 1 GiB page at pfn 0x[0-9a-f]+ "
+     r"\(error -12\): it stays trimmed"):
+        "enomem_changes_nothing: a split whose vmemmap pages fail one by one (fail-nth)",
+    ("main", None,
+     r"gmem_cma: node \d+: cannot restore the vmemmap of 2 MiB page at pfn 0x[0-9a-f]+ "
+     r"\(error -12\): it stays trimmed"):
+        "KUnit gmem_cma_split_nomem: a chunk split and a merge of the GiB without memory",
     ("gmem-hwpoison-kunit", None,
      r"gmem_cma: memory failure at pfn 0x[0-9a-f]+(: already poisoned|, page \d+ of the 1 GiB "
      r"page at pfn 0x[0-9a-f]+ \(node \d, (not on the free list: retired by whoever holds it|"
@@ -196,12 +209,6 @@ LOG_ALLOWED = {
      r"gmem_cma: guest_memfd_1g_\[\d+\]: [12] 1 GiB pages on node 0 would exceed "
      r"the dmem cgroup limit of gmem_cma/node0"):
         "dmem_cgroup_limit: a tenant limited to 1 GiB of node 0 asks for 2, then 1 more",
-    ("*", "kvm:guest_memfd_1g_test",
-     r"kvm: guest_memfd: fallocate\(((0x)?0, 0x200000|0x200000, 0x40000000|0x40000000, 0x1000"
-     r"|0x601000, 0x1000|0xa00000, 0x200000)\) "
-     r"on a file of 1 GiB pages must be 1 GiB aligned"):
-        "reserve_allocate_punch_close: unaligned fallocate and hole punch; "
-        "madvise_every_advice: MADV_REMOVE of 4 KiB and 2 MiB",
     ("*", "kvm:guest_memfd_1g_test",
      r"gmem_cma: node 0: nr_pages: cannot set 0: another resize is running, "
      r"or pages are reserved or in use"):
@@ -413,7 +420,8 @@ def all_boots():
                   "kunit.enable=0 gmem_cma=0:2G,1:2G kvm.gmem_in_place_conversion=1",
                   kselftests(CONVERSION_TESTS), tests=CONVERSION_TESTS, reserved={0: 2, 1: 2},
                   subtests=[f"conv.{v}.{c}" for v in ("page_4k", "page_1g")
-                            for c in CONVERSION_CASES]),
+                            for c in CONVERSION_CASES] +
+                           [f"split.{c}" for c in SPLIT_CASES]),
         # The second race and KVM's view of a memory failure: four more
         # folios poisoned, hence a boot of their own (see HWPOISON_CASES).
         make_boot("gmem-hwpoison-kvm", "kunit.enable=0 gmem_cma=0:2G,1:2G",
@@ -743,7 +751,8 @@ SELF_TEST_KMSGS = {
     "kvm:guest_memfd_1g_test": [
         "kvm: guest_memfd: guest_memfd_1g_[271]: cannot reserve 5 1 GiB pages: "
         "not enough free gmem_cma pages",
-        "kvm: guest_memfd: fallocate(0, 0x200000) on a file of 1 GiB pages must be 1 GiB aligned"],
+        "gmem_cma: guest_memfd_1g_[271]: 2 1 GiB pages on node 0 would exceed the dmem "
+        "cgroup limit of gmem_cma/node0"],
 }
 SELF_TEST_KUNIT = [
     ("gmem_cma_cmdline", [("gmem_cma_parse_and_plan", [f"case {i}" for i in range(1, 20)]),
@@ -753,6 +762,10 @@ SELF_TEST_KUNIT = [
     ("gmem_cma_vmemmap", [("gmem_cma_vmemmap_chunks", []),
                           ("gmem_cma_vmemmap_refuses_changed", []),
                           ("gmem_cma_vmemmap_bad_ranges", [])]),
+    ("gmem_cma_split", [("gmem_cma_split_merge_twice", []),
+                        ("gmem_cma_split_pieces_outlive_file", []),
+                        ("gmem_cma_split_refused_referenced", []),
+                        ("gmem_cma_split_nomem", [])]),
     ("gmem_cma_memory_failure", [("gmem_cma_mf_shrink_window", []),
                                  ("gmem_cma_mf_reserved_replaced", []),
                                  ("gmem_cma_mf_reserved_short", [])]),

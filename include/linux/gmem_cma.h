@@ -40,6 +40,11 @@ int gmem_cma_memory_failure(unsigned long pfn, int flags);
 int gmem_cma_poison_order(struct folio *folio, pgoff_t index);
 int gmem_cma_unpoison(unsigned long pfn);
 bool gmem_cma_pfn_held(unsigned long pfn);
+bool gmem_cma_folio_may_split(struct folio *folio);
+int gmem_cma_split_folio(struct folio *folio);
+int gmem_cma_merge(struct address_space *mapping, pgoff_t index,
+		   unsigned int order);
+void gmem_cma_release_piece(struct folio *folio);
 
 /**
  * gmem_cma_folio_owned() - is this a gmem_cma 1 GiB folio?
@@ -119,6 +124,26 @@ static inline int gmem_cma_unpoison(unsigned long pfn)
 static inline bool gmem_cma_pfn_held(unsigned long pfn)
 {
 	return false;
+}
+
+static inline bool gmem_cma_folio_may_split(struct folio *folio)
+{
+	return true;
+}
+
+static inline int gmem_cma_split_folio(struct folio *folio)
+{
+	return -EINVAL;
+}
+
+static inline int gmem_cma_merge(struct address_space *mapping, pgoff_t index,
+				 unsigned int order)
+{
+	return -EINVAL;
+}
+
+static inline void gmem_cma_release_piece(struct folio *folio)
+{
 }
 #endif /* CONFIG_GMEM_CMA */
 

@@ -14,6 +14,11 @@
  * folio's vmemmap and checks the savings and the chunk state after each
  * step, and that restored struct pages can be written.
  *
+ * gmem_cma_split puts a trimmed folio in the page cache of an inode of its
+ * own, splits it to 2 MiB folios and one chunk to 4 KiB folios, merges them
+ * back, twice, and checks the block's state and the vmemmap savings after
+ * each step, and that merges refuse a referenced folio.
+ *
  * gmem_cma_memory_failure poisons pages of the pools' folios for good, so
  * it runs only with gmem_cma_kunit.poison=1 on the command line (a boot of
  * its own; it skips otherwise): a memory failure inside the window where a
@@ -25,15 +30,23 @@
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
 #include <linux/cma.h>
+#include <linux/delay.h>
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/huge_mm.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
+#include <linux/mount.h>
 #include <linux/nodemask.h>
 #include <linux/numa.h>
+#include <linux/pagemap.h>
+#include <linux/pseudo_fs.h>
 #include <linux/sizes.h>
 #include <linux/string.h>
 
 #include "../cma.h"
 #include "../gmem_cma_internal.h"
+#include "../hugetlb_vmemmap.h"
 
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
@@ -425,6 +438,334 @@ static struct kunit_suite gmem_cma_vmemmap_test_suite = {
 	.test_cases = gmem_cma_vmemmap_test_cases,
 };
 
+/* An inode of a pseudo filesystem of the suite's own, for a page cache. */
+static struct vfsmount *split_mnt;
+
+static int split_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, 0x676d6373) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type split_fs = {
+	.name		= "gmem_cma_kunit",
+	.init_fs_context = split_init_fs_context,
+	.kill_sb	= kill_anon_super,
+};
+
+/* Like guest_memfd's: folios of a split block leaving the file are held. */
+static const struct address_space_operations split_aops = {
+	.dirty_folio	= noop_dirty_folio,
+	.free_folio	= gmem_cma_release_piece,
+};
+
+static int gmem_cma_split_suite_init(struct kunit_suite *suite)
+{
+	split_mnt = kern_mount(&split_fs);
+	return PTR_ERR_OR_ZERO(split_mnt);
+}
+
+static void gmem_cma_split_suite_exit(struct kunit_suite *suite)
+{
+	kern_unmount(split_mnt);
+}
+
+/* 4 KiB pages in a 2 MiB chunk. */
+#define CHUNK_PAGES	(SZ_2M / PAGE_SIZE)
+/* Vmemmap pages 512 trimmed 2 MiB folios save: all but one per folio. */
+#define SPLIT_2M_SAVED	(GMEM_CMA_VMEMMAP_CHUNKS * (CHUNK_VMEMMAP - 1))
+
+/**
+ * struct split_ctx - a file of one 1 GiB page, as guest_memfd makes it
+ * @b: the pool before the test grew it by one page
+ * @nid: the pool's node
+ * @inode: the file
+ * @sp: its subpool
+ * @pfn: the page's first pfn
+ */
+struct split_ctx {
+	struct gmem_cma_pool_stats b;
+	int nid;
+	struct inode *inode;
+	struct gmem_cma_subpool *sp;
+	unsigned long pfn;
+};
+
+/* Grow a pool by one page and give it to a new file: its folio, locked. */
+static struct folio *split_setup(struct kunit *test, struct split_ctx *c)
+{
+	struct folio *folio;
+
+	c->nid = gmem_cma_test_node(test, &c->b);
+	if (!gmem_cma_vmemmap_enabled())
+		kunit_skip(test, "gmem_cma_vmemmap=off");
+	KUNIT_ASSERT_EQ(test, gmem_cma_set_pool_pages(c->nid, c->b.nr_pages + 1), 0);
+	c->inode = alloc_anon_inode(split_mnt->mnt_sb);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(c->inode));
+	c->inode->i_mapping->a_ops = &split_aops;
+	i_size_write(c->inode, GMEM_CMA_PAGE_SIZE);
+	mapping_set_unevictable(c->inode->i_mapping);
+	c->sp = gmem_cma_subpool_create(1, c->inode->i_ino);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(c->sp));
+	folio = gmem_cma_get_folio(c->sp, c->inode->i_mapping, 0, NULL);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(folio));
+	KUNIT_ASSERT_EQ(test, folio_order(folio), GMEM_CMA_PAGE_ORDER);
+	KUNIT_ASSERT_EQ(test, folio_nid(folio), c->nid);
+	c->pfn = folio_pfn(folio);
+	return folio;
+}
+
+/* The pool of the test's node holds @used pages in use. */
+static bool pool_used_is(struct split_ctx *c, unsigned long used)
+{
+	struct gmem_cma_pool_stats st;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		gmem_cma_pool_stats(c->nid, &st);
+		if (st.used == used)
+			return true;
+		msleep(100);
+	}
+	return false;
+}
+
+/* Close the file; the pool is back where it was. */
+static void split_teardown(struct kunit *test, struct split_ctx *c)
+{
+	struct gmem_cma_pool_stats st;
+
+	truncate_inode_pages(c->inode->i_mapping, 0);
+	gmem_cma_subpool_destroy(c->sp);
+	iput(c->inode);
+	KUNIT_EXPECT_TRUE(test, pool_used_is(c, c->b.used));
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(c->nid, c->b.nr_pages), 0);
+	gmem_cma_pool_stats(c->nid, &st);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_saved, c->b.vmemmap_saved);
+	expect_pool(test, c->nid, c->b.nr_pages, c->b.free, c->b.resv, c->b.used);
+}
+
+/* The block is split so, and the pool saves @saved more than before. */
+static void expect_split(struct kunit *test, struct split_ctx *c, bool split,
+			 unsigned long chunks_4k, unsigned long saved)
+{
+	struct gmem_cma_block_state bs;
+	struct gmem_cma_pool_stats st;
+
+	KUNIT_ASSERT_EQ(test, gmem_cma_block_state(pfn_folio(c->pfn), &bs), 0);
+	KUNIT_EXPECT_EQ(test, bs.split, split);
+	KUNIT_EXPECT_EQ(test, bs.chunks_4k, chunks_4k);
+	KUNIT_EXPECT_EQ(test, bs.chunks_2m,
+			split ? GMEM_CMA_VMEMMAP_CHUNKS - chunks_4k : 0);
+	gmem_cma_pool_stats(c->nid, &st);
+	KUNIT_EXPECT_EQ(test, st.vmemmap_saved, c->b.vmemmap_saved + saved);
+	KUNIT_EXPECT_EQ(test, bs.vmemmap_pages,
+			GMEM_CMA_VMEMMAP_CHUNKS * CHUNK_VMEMMAP - saved);
+}
+
+/* The page cache has a folio of @order at @index, from the block. */
+static void expect_folio(struct kunit *test, struct split_ctx *c,
+			 pgoff_t index, unsigned int order)
+{
+	struct folio *folio = filemap_get_folio(c->inode->i_mapping, index);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(folio));
+	KUNIT_EXPECT_EQ(test, folio_order(folio), order);
+	KUNIT_EXPECT_EQ(test, folio_pfn(folio), c->pfn + ALIGN_DOWN(index, BIT(order)));
+	KUNIT_EXPECT_EQ(test, folio_ref_count(folio), BIT(order) + 1);
+	folio_put(folio);
+}
+
+/* Split the folio holding @index. */
+static int split_at(struct split_ctx *c, pgoff_t index)
+{
+	struct folio *folio = filemap_lock_folio(c->inode->i_mapping, index);
+	int err;
+
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	err = gmem_cma_split_folio(folio);
+	folio_unlock(folio);
+	folio_put(folio);
+	return err;
+}
+
+static int merge(struct split_ctx *c, pgoff_t index, unsigned int order)
+{
+	struct address_space *mapping = c->inode->i_mapping;
+	int err;
+
+	filemap_invalidate_lock(mapping);
+	err = gmem_cma_merge(mapping, index, order);
+	filemap_invalidate_unlock(mapping);
+	return err;
+}
+
+/*
+ * 1 GiB -> 512 x 2 MiB -> one chunk in 4 KiB -> merged back -> 1 GiB, twice,
+ * with exact savings at each step: a merge must trim again what a split
+ * restored, and a second split must find the state the first one left.
+ * Refused on the way: splitting a 4 KiB folio, merging what is not split,
+ * merging the GiB while a chunk is in 4 KiB folios or a folio is held.
+ */
+static void gmem_cma_split_merge_twice(struct kunit *test)
+{
+	struct split_ctx c;
+	struct folio *folio = split_setup(test, &c);
+	int round;
+
+	folio_unlock(folio);
+	folio_put(folio);
+	for (round = 0; round < 2; round++) {
+		expect_split(test, &c, false, 0, SAVED_PER_FOLIO);
+		KUNIT_EXPECT_EQ(test, split_at(&c, 77), 0);
+		expect_split(test, &c, true, 0, SPLIT_2M_SAVED);
+		expect_folio(test, &c, 5 * CHUNK_PAGES + 3, HPAGE_PMD_ORDER);
+		expect_folio(test, &c, 0, HPAGE_PMD_ORDER);
+
+		KUNIT_EXPECT_EQ(test, split_at(&c, 3 * CHUNK_PAGES + 7), 0);
+		expect_split(test, &c, true, 1, SPLIT_2M_SAVED - (CHUNK_VMEMMAP - 1));
+		expect_folio(test, &c, 3 * CHUNK_PAGES + 7, 0);
+		KUNIT_EXPECT_EQ(test, split_at(&c, 3 * CHUNK_PAGES + 7), -EINVAL);
+		KUNIT_EXPECT_EQ(test, merge(&c, 5 * CHUNK_PAGES, HPAGE_PMD_ORDER), -EINVAL);
+		KUNIT_EXPECT_EQ(test, merge(&c, 0, GMEM_CMA_PAGE_ORDER), -EINVAL);
+
+		KUNIT_EXPECT_EQ(test, merge(&c, 3 * CHUNK_PAGES + 100, HPAGE_PMD_ORDER), 0);
+		expect_split(test, &c, true, 0, SPLIT_2M_SAVED);
+		expect_folio(test, &c, 3 * CHUNK_PAGES + 7, HPAGE_PMD_ORDER);
+
+		folio = filemap_get_folio(c.inode->i_mapping, 511 * CHUNK_PAGES);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(folio));
+		KUNIT_EXPECT_EQ(test, merge(&c, 0, GMEM_CMA_PAGE_ORDER), -EBUSY);
+		folio_put(folio);
+		expect_split(test, &c, true, 0, SPLIT_2M_SAVED);
+
+		KUNIT_EXPECT_EQ(test, merge(&c, 12345, GMEM_CMA_PAGE_ORDER), 0);
+		expect_split(test, &c, false, 0, SAVED_PER_FOLIO);
+		expect_folio(test, &c, 3 * CHUNK_PAGES + 7, GMEM_CMA_PAGE_ORDER);
+	}
+	split_teardown(test, &c);
+}
+
+/*
+ * The file lets go of a split page while one 4 KiB folio is still held
+ * (a pin): no folio goes anywhere until that reference is dropped, then
+ * the page is one trimmed 1 GiB folio again, back in the file's
+ * reservation.
+ */
+static void gmem_cma_split_pieces_outlive_file(struct kunit *test)
+{
+	struct split_ctx c;
+	struct folio *folio = split_setup(test, &c);
+	struct folio *pinned;
+
+	folio_unlock(folio);
+	folio_put(folio);
+	KUNIT_ASSERT_EQ(test, split_at(&c, 0), 0);
+	KUNIT_ASSERT_EQ(test, split_at(&c, 9 * CHUNK_PAGES), 0);
+	pinned = filemap_get_folio(c.inode->i_mapping, 9 * CHUNK_PAGES + 5);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(pinned));
+
+	truncate_inode_pages(c.inode->i_mapping, 0);
+	KUNIT_EXPECT_EQ(test, c.inode->i_mapping->nrpages, 0);
+	msleep(1500);
+	expect_split(test, &c, true, 1, SPLIT_2M_SAVED - (CHUNK_VMEMMAP - 1));
+	KUNIT_EXPECT_EQ(test, folio_ref_count(pinned), 2);
+	KUNIT_EXPECT_TRUE(test, pool_used_is(&c, c.b.used + 1));
+
+	folio_put(pinned);
+	KUNIT_EXPECT_TRUE(test, pool_used_is(&c, c.b.used));
+	expect_split(test, &c, false, 0, SAVED_PER_FOLIO);
+	split_teardown(test, &c);
+}
+
+/*
+ * A folio referenced beyond the page cache is not split (-EAGAIN) and stays
+ * whole and trimmed; a 2 MiB folio likewise; the pages of the range are
+ * what they were.
+ */
+static void gmem_cma_split_refused_referenced(struct kunit *test)
+{
+	struct split_ctx c;
+	struct folio *folio = split_setup(test, &c);
+	struct folio *extra;
+
+	folio_get(folio);
+	KUNIT_EXPECT_EQ(test, gmem_cma_split_folio(folio), -EAGAIN);
+	folio_put(folio);
+	expect_split(test, &c, false, 0, SAVED_PER_FOLIO);
+	KUNIT_EXPECT_EQ(test, folio_order(folio), GMEM_CMA_PAGE_ORDER);
+	/* The caller's reference is the one it may hold. */
+	KUNIT_EXPECT_EQ(test, gmem_cma_split_folio(folio), 0);
+	folio_unlock(folio);
+	folio_put(folio);
+
+	extra = filemap_get_folio(c.inode->i_mapping, 6 * CHUNK_PAGES);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(extra));
+	KUNIT_EXPECT_EQ(test, split_at(&c, 6 * CHUNK_PAGES + 1), -EAGAIN);
+	folio_put(extra);
+	expect_split(test, &c, true, 0, SPLIT_2M_SAVED);
+	expect_folio(test, &c, 6 * CHUNK_PAGES, HPAGE_PMD_ORDER);
+	KUNIT_EXPECT_EQ(test, merge(&c, 0, GMEM_CMA_PAGE_ORDER), 0);
+	split_teardown(test, &c);
+}
+
+static bool fail_restore;
+
+/* Stands in for the vmemmap restore: fails while fail_restore is set. */
+static int gmem_cma_fail_restore(struct page *page, unsigned long nr, gfp_t gfp)
+{
+	return fail_restore ? -ENOMEM : vmemmap_restore_range(page, nr, gfp);
+}
+
+/*
+ * No memory for the struct pages: a split fails with -ENOMEM and leaves the
+ * folio whole and trimmed, a chunk split the same, and a merge of the GiB
+ * too, with its 2 MiB folios trimmed as before.
+ */
+static void gmem_cma_split_nomem(struct kunit *test)
+{
+	struct split_ctx c;
+	struct folio *folio = split_setup(test, &c);
+
+	kunit_activate_static_stub(test, gmem_cma_vmemmap_restore_pages,
+				   gmem_cma_fail_restore);
+	folio_unlock(folio);
+	folio_put(folio);
+	fail_restore = true;
+	KUNIT_EXPECT_EQ(test, split_at(&c, 0), -ENOMEM);
+	expect_split(test, &c, false, 0, SAVED_PER_FOLIO);
+	expect_folio(test, &c, 0, GMEM_CMA_PAGE_ORDER);
+
+	fail_restore = false;
+	KUNIT_ASSERT_EQ(test, split_at(&c, 0), 0);
+	fail_restore = true;
+	KUNIT_EXPECT_EQ(test, split_at(&c, 4 * CHUNK_PAGES), -ENOMEM);
+	expect_split(test, &c, true, 0, SPLIT_2M_SAVED);
+	KUNIT_EXPECT_EQ(test, merge(&c, 0, GMEM_CMA_PAGE_ORDER), -ENOMEM);
+	expect_split(test, &c, true, 0, SPLIT_2M_SAVED);
+	expect_folio(test, &c, 4 * CHUNK_PAGES, HPAGE_PMD_ORDER);
+
+	fail_restore = false;
+	KUNIT_EXPECT_EQ(test, merge(&c, 0, GMEM_CMA_PAGE_ORDER), 0);
+	expect_split(test, &c, false, 0, SAVED_PER_FOLIO);
+	split_teardown(test, &c);
+}
+
+static struct kunit_case gmem_cma_split_test_cases[] = {
+	KUNIT_CASE_SLOW(gmem_cma_split_merge_twice),
+	KUNIT_CASE_SLOW(gmem_cma_split_pieces_outlive_file),
+	KUNIT_CASE_SLOW(gmem_cma_split_refused_referenced),
+	KUNIT_CASE_SLOW(gmem_cma_split_nomem),
+	{}
+};
+
+static struct kunit_suite gmem_cma_split_test_suite = {
+	.name = "gmem_cma_split",
+	.suite_init = gmem_cma_split_suite_init,
+	.suite_exit = gmem_cma_split_suite_exit,
+	.test_cases = gmem_cma_split_test_cases,
+};
+
 static bool poison;
 module_param(poison, bool, 0444);
 MODULE_PARM_DESC(poison, "run the memory-failure cases, which poison pages for good");
@@ -614,7 +955,8 @@ static struct kunit_suite gmem_cma_mf_test_suite = {
 };
 
 kunit_test_suites(&gmem_cma_test_suite, &gmem_cma_pool_test_suite,
-		  &gmem_cma_vmemmap_test_suite, &gmem_cma_mf_test_suite);
+		  &gmem_cma_vmemmap_test_suite, &gmem_cma_split_test_suite,
+		  &gmem_cma_mf_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for gmem_cma");
 MODULE_LICENSE("GPL");

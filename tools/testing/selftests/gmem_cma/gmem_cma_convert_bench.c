@@ -160,15 +160,6 @@ int main(int argc, char **argv)
 			double p, s;
 			int r;
 
-			if (huge && ranges[i] < SZ_1G) {
-				/* Refused until 1 GiB folios can be split. */
-				r = convert(fd, 0, ranges[i], KVM_MEMORY_ATTRIBUTE_PRIVATE);
-				printf("convert-bench: %s file, %s range: %s\n", "1 GiB-page",
-				       names[i], r == -EINVAL ? "EINVAL (whole 1 GiB pages only)" :
-				       "FAIL: not refused");
-				fails += r != -EINVAL;
-				continue;
-			}
 			r = bench(fd, mem, ranges[i], &p, &s);
 			if (r) {
 				printf("convert-bench: %s file, %s range: FAIL: %s\n",

@@ -553,26 +553,31 @@ TEST_F(gmem_1g, reserve_allocate_punch_close)
 	ASSERT_EQ(0, used);
 	ASSERT_EQ(2, nresv[0]);
 
-	/* Unaligned fallocate and hole punch are refused. */
-	ASSERT_EQ(-1, fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_2M));
-	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(-1, fallocate(fd, FALLOC_FL_KEEP_SIZE, SZ_2M, SZ_1G));
-	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(-1, fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
-				SZ_1G, SZ_4K));
-	ASSERT_EQ(EINVAL, errno);
+	/* Ranges beyond the file or not 4 KiB aligned are refused. */
 	ASSERT_EQ(-1, fallocate(fd, FALLOC_FL_KEEP_SIZE, SZ_1G, 2UL * SZ_1G));
 	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(-1, fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_2M + 100));
+	ASSERT_EQ(EINVAL, errno);
+	/* Punching part of a page never allocated allocates nothing. */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+			       SZ_1G, SZ_4K));
 	ASSERT_TRUE(pools_are(self->base, dresv, dused));
 
-	/* Allocate the second page, then both, then punch the first. */
-	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE, SZ_1G, SZ_1G));
+	/*
+	 * Allocate part of the second page (the whole page comes), then
+	 * both; a 4 KiB punch inside a page keeps the page; then punch the
+	 * first whole.
+	 */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE, SZ_1G + SZ_2M, SZ_4K));
 	dresv[0] = 1;
 	dused[0] = 1;
 	ASSERT_TRUE(pools_are(self->base, dresv, dused));
 	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 2UL * SZ_1G));
 	dresv[0] = 0;
 	dused[0] = 2;
+	ASSERT_TRUE(pools_are(self->base, dresv, dused));
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+			       SZ_4K, SZ_4K));
 	ASSERT_TRUE(pools_are(self->base, dresv, dused));
 	ASSERT_TRUE(file_info(fd, &pages, &resv, &used, nresv, nused));
 	ASSERT_EQ(0, resv);
@@ -1423,7 +1428,8 @@ static bool still_whole(unsigned long pfn)
 /*
  * Every madvise() advice on a 4 KiB and a 2 MiB piece of a host mapping of
  * a 1 GiB folio: a clean errno or a no-op, never a split (the folio stays
- * one physically contiguous compound page), never lost data.  Poisoning
+ * one physically contiguous compound page), never lost data; MADV_REMOVE
+ * zeroes the piece in place.  Poisoning
  * advice is left to the hwpoison test, which runs in a boot of its own.
  */
 TEST_F_TIMEOUT(gmem_1g, madvise_every_advice, 300)
@@ -1476,6 +1482,21 @@ TEST_F_TIMEOUT(gmem_1g, madvise_every_advice, 300)
 			if (advs[a].advice == MADV_GUARD_INSTALL && !r)
 				ASSERT_EQ(0, madvise(addr, pieces[p].len,
 						     MADV_GUARD_REMOVE));
+			/*
+			 * MADV_REMOVE punches: part of a 1 GiB page is zeroed
+			 * in place and the page stays.  Write the pattern
+			 * back.
+			 */
+			if (advs[a].advice == MADV_REMOVE) {
+				u64 off;
+
+				ASSERT_EQ(0, r);
+				for (off = 0; off < pieces[p].len; off += PAGE_SIZE) {
+					ASSERT_EQ(0, *(u64 *)(addr + off));
+					*(u64 *)(addr + off) = 0x5eed0000 ^
+							       (pieces[p].off + off);
+				}
+			}
 			ASSERT_EQ(0, pattern_bad(mem, pieces[p].off,
 						 pieces[p].off + pieces[p].len,
 						 PAGE_SIZE));
