@@ -133,9 +133,10 @@ LOG_ALLOWED = {
         "guest_memfd_test creates a file with each supported flag, "
         "GUEST_MEMFD_FLAG_HUGE_PAGES without a page size among them",
     ("gmem-conversion", "kvm:guest_memfd_split_test",
-     r"gmem_cma: node \d+: cannot restore the vmemmap of 1 GiB page at pfn 0x[0-9a-f]+ "
+     r"gmem_cma: node \d+: cannot restore the vmemmap of (1 GiB|2 MiB) page at pfn 0x[0-9a-f]+ "
      r"\(error -12\): it stays trimmed"):
-        "enomem_changes_nothing: a split whose vmemmap pages fail one by one (fail-nth)",
+        "enomem_changes_nothing: a split whose vmemmap pages fail one by one (fail-nth): "
+        "the GiB's, then the chunk's that is split to 4 KiB",
     ("main", None,
      r"gmem_cma: node \d+: cannot restore the vmemmap of 2 MiB page at pfn 0x[0-9a-f]+ "
      r"\(error -12\): it stays trimmed"):
