@@ -98,20 +98,25 @@ static long node_long(int nid, const char *name)
 	return n <= 0 ? -1 : strtol(buf, NULL, 10);
 }
 
-static int set_pool(int nid, long pages)
+static int write_str(const char *path, const char *val)
 {
-	char path[96], buf[24];
-	int fd, ret = 0;
+	int fd = open(path, O_WRONLY), ret = 0;
 
-	snprintf(path, sizeof(path), NODE_DIR, nid, "nr_pages");
-	snprintf(buf, sizeof(buf), "%ld", pages);
-	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, buf, strlen(buf)) < 0)
+	if (write(fd, val, strlen(val)) < 0)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+static int set_pool(int nid, long pages)
+{
+	char path[96], buf[24];
+
+	snprintf(path, sizeof(path), NODE_DIR, nid, "nr_pages");
+	snprintf(buf, sizeof(buf), "%ld", pages);
+	return write_str(path, buf);
 }
 
 static long vmemmap_saved(void)
@@ -345,18 +350,6 @@ TEST_F_TIMEOUT(split, punch_4k_inside_1g, 300)
 
 #define FPA	"/sys/kernel/debug/fail_page_alloc"
 #define FSLAB	"/sys/kernel/debug/failslab"
-
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
 
 /* Fault injection for this thread's next allocations (fail-nth). */
 static int fault_knobs(void)
