@@ -16,6 +16,22 @@ if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
 	exit 1
 fi
 
+# Our files are copied back from the tree: refuse if that would overwrite
+# edits made in this repo that the tree does not have (assemble first).
+lost=()
+while read -r f; do
+	git cat-file -e "pristine:$f" 2>/dev/null && continue
+	[ -f "$repo/$f" ] || continue
+	git -C "$repo" diff --quiet HEAD -- "$f" 2>/dev/null && continue
+	[ "$(git hash-object "$repo/$f")" = "$(git rev-parse "HEAD:$f")" ] && continue
+	lost+=("$f")
+done < <(git diff --name-only pristine HEAD)
+if [ ${#lost[@]} -gt 0 ]; then
+	echo "refresh: uncommitted edits in $repo that $tree does not have" \
+		"(make assemble first, or commit them): ${lost[*]}" >&2
+	exit 1
+fi
+
 rm -f "$repo"/patches/*.patch
 {
 	echo "# quilt-style series: one patch per line, applied in order with -p1"

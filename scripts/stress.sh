@@ -6,7 +6,8 @@
 # debug-kernel", runs every boot of "make check" (scripts/check.py, its
 # timeouts scaled: KASAN under TCG is several times slower), then one more
 # boot: gmem_cma_stress for STRESS_S seconds between two kmemleak scans
-# (scripts/guest/stress.sh), judged by scripts/stress-judge.py.  Prints a
+# (scripts/guest/stress.sh), with in-place conversion on (so the stress
+# converts ranges of its private files), judged by scripts/stress-judge.py.  Prints a
 # summary to paste into the README (also in <log-dir>/stress-summary.txt).
 #
 # usage: stress.sh <tree> <debug-tree> <initramfs> <log-dir>
@@ -62,7 +63,7 @@ stress_start=$(date +%s)
 # operations come on top of STRESS_S.
 # Room for 3 GiB areas on both nodes, next to KASAN's shadow.
 VM_NODE0_GB=9 VM_NODE1_GB=7 VM_TIMEOUT=$((secs + 2400)) "$here/vm.sh" "$kernel" "$initrd" "$log" \
-	kunit.enable=0 gmem_cma=0:3G,1:3G $kargs -- gmem_test=stress \
+	kunit.enable=0 gmem_cma=0:3G,1:3G kvm.gmem_in_place_conversion=1 $kargs -- gmem_test=stress \
 	"gmem_stress_s=$secs" "gmem_stress_seed=$seed" "gmem_stress_jobs=$jobs" \
 	"gmem_stress_poison=$poison" || true
 stress_rc=0

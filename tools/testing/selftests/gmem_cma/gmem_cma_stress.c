@@ -13,7 +13,21 @@
  * injected into free and in-use folios (a budget of -P, since a poisoned
  * folio is retired for good); and page and slab allocation failures
  * (fail_page_alloc, failslab) for the task around one system call of an
- * operation.
+ * operation.  Hole punches take whole 1 GiB pages or any 4 KiB-aligned
+ * part of one (zeroed in place).
+ *
+ * With in-place conversion (kvm.gmem_in_place_conversion=1) the private
+ * files are mmap-able and private by default instead of private through
+ * VM-level attributes, and one more operation converts random ranges of
+ * them (4 KiB, a few pages, 2 MiB, 1 GiB, up to 4 MiB anywhere) to shared
+ * or private with KVM_SET_MEMORY_ATTRIBUTES2 and a random content mode,
+ * which splits their 1 GiB pages where needed and lets the kernel merge
+ * them back.  Each worker knows the attribute of every page of its files:
+ * a host access to a private page must raise SIGBUS, one to a shared page
+ * must work and read what was written (through conversions that keep the
+ * contents, zero after ZERO or a punch); 4 KiB pages of them are pinned
+ * too, and a conversion to private over a pinned page must fail with
+ * EAGAIN and an error_offset within the range.
  *
  * Errors an operation may meet (ENOMEM, EBUSY, EHWPOISON, SIGBUS on a
  * poisoned page, ...) are counted; anything else is a failure.  EINTR is
@@ -30,7 +44,9 @@
  * and "gmem_cma_stress: PASS" or "gmem_cma_stress: FAIL: <why>"; the exit
  * status is 0 only on PASS.  Not a kselftest: scripts/stress.sh runs it.
  *
- * usage: gmem_cma_stress [-s seconds] [-S seed] [-j workers] [-P poisons]
+ * usage: gmem_cma_stress [-s seconds] [-S seed] [-j workers] [-P poisons] [-v]
+ *
+ * -v prints every operation with its outcome, for a replay.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -89,6 +105,7 @@
 #define FPA		"/sys/kernel/debug/fail_page_alloc"
 #define FSLAB		"/sys/kernel/debug/failslab"
 #define LOCK_FILE	"/tmp/gmem_cma_stress.lock"
+#define INPLACE		"/sys/module/kvm/parameters/gmem_in_place_conversion"
 
 #define GB		0x40000000UL
 #define MB2		0x200000UL
@@ -101,13 +118,15 @@
 #define MAX_POISON	64
 #define MAX_MSGS	16
 #define RECORDS		4		/* values remembered per 1 GiB of a file */
+#define FILE_PAGES	(2 * GB / PAGE)	/* pages of the largest file */
 #define FOLL_WRITE_FLAG	1		/* FOLL_WRITE, for gup_test */
 #define SETTLE_S	180		/* for the last pages and unpins to come back */
 
 enum op {
 	OP_GROW, OP_SHRINK, OP_CREATE, OP_FALLOCATE, OP_PUNCH, OP_CLOSE,
 	OP_TOUCH, OP_PIN, OP_UNPIN, OP_MADVISE, OP_PREFAULT_PRIVATE,
-	OP_PREFAULT_SHARED, OP_POISON_FREE, OP_POISON_USED, OP_INJECT, NR_OPS
+	OP_PREFAULT_SHARED, OP_CONVERT, OP_POISON_FREE, OP_POISON_USED, OP_INJECT,
+	NR_OPS
 };
 
 static const struct {
@@ -126,6 +145,7 @@ static const struct {
 	[OP_MADVISE]		= { "madvise", 12 },
 	[OP_PREFAULT_PRIVATE]	= { "prefault-private", 7 },
 	[OP_PREFAULT_SHARED]	= { "prefault-shared", 7 },
+	[OP_CONVERT]		= { "convert", 12 },
 	[OP_POISON_FREE]	= { "poison-free", 1 },
 	[OP_POISON_USED]	= { "poison-used", 1 },
 	[OP_INJECT]		= { "fault-inject", 10 },
@@ -175,6 +195,8 @@ struct gfile {
 	bool written[2];	/* per GiB: written since it was allocated or punched */
 	struct record rec[2][RECORDS];
 	int nr_rec[2];
+	/* In-place private files: a bit per 4 KiB page, set while it is shared. */
+	uint64_t shared_bits[FILE_PAGES / 64];
 };
 
 struct pin {
@@ -182,6 +204,7 @@ struct pin {
 	int file;		/* slot in files[] and its gen when pinned */
 	unsigned int gen;
 	int gib;
+	unsigned long off, len;	/* the pinned range of the file */
 	bool stale;
 };
 
@@ -211,6 +234,8 @@ static bool has_area[MAX_NODES];
 static struct timespec deadline;
 static long run_secs;
 static uint64_t seed;
+static bool inplace;		/* kvm.gmem_in_place_conversion is on */
+static bool verbose;		/* -v: print every operation */
 static struct kvm_cpuid2 *cpuid;
 static char pools_text[1 << 16];
 
@@ -320,6 +345,11 @@ static bool expected(struct worker *w, int op, int r)
 		break;
 	case OP_MADVISE:
 		if (r == EINVAL || r == EBUSY || r == EAGAIN || r == EOPNOTSUPP)
+			return true;
+		break;
+	case OP_CONVERT:
+		/* A page of the range referenced for a moment (a pin going away). */
+		if (r == EAGAIN)
 			return true;
 		break;
 	case OP_POISON_FREE:
@@ -591,6 +621,55 @@ static struct gfile *pick_faultable(struct worker *w, int kind)
 	return f && !f->stale_pins ? f : NULL;
 }
 
+/* Whether the host may access the page at @off of @f. */
+static bool page_shared(const struct gfile *f, unsigned long off)
+{
+	unsigned long pg = off / PAGE;
+
+	if (!inplace || !f->private)
+		return true;
+	return f->shared_bits[pg / 64] >> (pg % 64) & 1;
+}
+
+static void set_shared(struct gfile *f, unsigned long off, unsigned long len, bool shared)
+{
+	unsigned long pg;
+
+	for (pg = off / PAGE; pg < (off + len) / PAGE; pg++) {
+		if (shared)
+			f->shared_bits[pg / 64] |= 1ULL << (pg % 64);
+		else
+			f->shared_bits[pg / 64] &= ~(1ULL << (pg % 64));
+	}
+}
+
+/* [@off, @off + @len) of @f reads zeroes now: so do the records there. */
+static void zeroed_range(struct gfile *f, unsigned long off, unsigned long len)
+{
+	int gib, i;
+
+	for (gib = 0; gib < 2; gib++)
+		for (i = 0; i < f->nr_rec[gib]; i++)
+			if (f->rec[gib][i].off >= off && f->rec[gib][i].off < off + len)
+				f->rec[gib][i].val = 0;
+}
+
+/*
+ * The offset of a shared page of in-place private file @f at or after a
+ * random one (wrapping around), or -1 if it has none.
+ */
+static long pick_shared_page(struct worker *w, struct gfile *f)
+{
+	unsigned long n = f->size / PAGE, start = rnd(w, n), i, pg;
+
+	for (i = 0; i < n; i += 64 - pg % 64) {
+		pg = (start + i) % n;
+		if (f->shared_bits[pg / 64] >> (pg % 64))
+			return (pg + __builtin_ctzll(f->shared_bits[pg / 64] >> (pg % 64))) * PAGE;
+	}
+	return -1;
+}
+
 static void unmap_file(struct gfile *f)
 {
 	if (f->mem && f->mem != MAP_FAILED)
@@ -639,8 +718,10 @@ static char *map_aligned(int fd, unsigned long size)
 
 /*
  * A new VM (DEFAULT with a shared, mmap-able file, or SW_PROTECTED with a
- * private one), its vCPU, a 1 or 2 GiB file of 1 GiB pages reserved under a
- * random memory policy, and slot 0 over the whole file at GPA.
+ * private one: through VM-level attributes, or with in-place conversion a
+ * file that starts private and is mapped like a shared one), its vCPU, a 1
+ * or 2 GiB file of 1 GiB pages reserved under a random memory policy, and
+ * slot 0 over the whole file at GPA.
  */
 static int op_create(struct worker *w)
 {
@@ -671,8 +752,9 @@ static int op_create(struct worker *w)
 		mask = 1UL << pick_node(w);
 	for (i = 0; pol == 2 && i < nr_nodes; i++)
 		mask |= (unsigned long)has_area[i] << i;
-	snprintf(w->what, sizeof(w->what), "%s VM, %lu GiB file, policy %s %#lx",
-		 f->private ? "SW_PROTECTED" : "DEFAULT", f->size / GB, pols[pol], mask);
+	snprintf(w->what, sizeof(w->what), "%s VM, %lu GiB file %d, policy %s %#lx",
+		 f->private ? "SW_PROTECTED" : "DEFAULT", f->size / GB, (int)(f - w->files),
+		 pols[pol], mask);
 
 	f->open = true;
 	f->vm = ioctl_restart(w->kvm, KVM_CREATE_VM,
@@ -683,6 +765,8 @@ static int op_create(struct worker *w)
 	args.flags = GUEST_MEMFD_FLAG_HUGE_PAGES;
 	if (!f->private)
 		args.flags |= GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
+	else if (inplace)
+		args.flags |= GUEST_MEMFD_FLAG_MMAP;
 	if (pol && syscall(__NR_set_mempolicy, pol == 1 ? MPOL_BIND : MPOL_INTERLEAVE,
 			   &mask, 8 * sizeof(mask)))
 		goto out_err;
@@ -696,7 +780,7 @@ static int op_create(struct worker *w)
 	f->vcpu = ioctl_restart(f->vm, KVM_CREATE_VCPU, NULL);
 	if (f->vcpu < 0 || ioctl_restart(f->vcpu, KVM_SET_CPUID2, cpuid))
 		goto out_err;
-	if (f->private)
+	if (f->private && !inplace)
 		f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	else
@@ -713,7 +797,7 @@ static int op_create(struct worker *w)
 		goto out;
 	attr.size = f->size;
 	attr.attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE;
-	if (f->private && ioctl_restart(f->vm, KVM_SET_MEMORY_ATTRIBUTES, &attr))
+	if (f->private && !inplace && ioctl_restart(f->vm, KVM_SET_MEMORY_ATTRIBUTES, &attr))
 		goto out_err;
 	return 0;
 
@@ -730,8 +814,8 @@ static int op_close(struct worker *w)
 
 	if (!f)
 		return R_NONE;
-	snprintf(w->what, sizeof(w->what), "%lu GiB %s file", f->size / GB,
-		 f->private ? "private" : "shared");
+	snprintf(w->what, sizeof(w->what), "%lu GiB %s file %d", f->size / GB,
+		 f->private ? "private" : "shared", (int)(f - w->files));
 	close_file(w, f);
 	return 0;
 }
@@ -754,6 +838,30 @@ static void punched(struct worker *w, struct gfile *f, int gib, bool zeroed)
 	}
 }
 
+/*
+ * A random 4 KiB-aligned range in GiB @gib: one page, a few, an aligned
+ * 2 MiB, or up to 4 MiB anywhere (not beyond the GiB).
+ */
+static void random_range(struct worker *w, int gib, unsigned long *off, unsigned long *len)
+{
+	switch (rnd(w, 4)) {
+	case 0:
+		*len = PAGE;
+		break;
+	case 1:
+		*len = (2 + rnd(w, 15)) * PAGE;
+		break;
+	case 2:
+		*off = gib * GB + rnd(w, GB / MB2) * MB2;
+		*len = MB2;
+		return;
+	default:
+		*len = (1 + rnd(w, 2 * MB2 / PAGE)) * PAGE;
+		break;
+	}
+	*off = gib * GB + rnd(w, (GB - *len) / PAGE + 1) * PAGE;
+}
+
 static int op_fallocate(struct worker *w, bool punch)
 {
 	struct gfile *f = punch ? pick_file(w, 0) : pick_faultable(w, 0);
@@ -769,9 +877,13 @@ static int op_fallocate(struct worker *w, bool punch)
 	if (!punch && !rnd(w, 4)) {
 		off = 0;
 		len = f->size;
+	} else if (punch && rnd(w, 2)) {
+		/* Part of a 1 GiB page: 4 KiB, 2 MiB, or up to 4 MiB anywhere. */
+		random_range(w, gib, &off, &len);
 	}
-	snprintf(w->what, sizeof(w->what), "fallocate(%#x, %#lx, %#lx) of a %lu GiB %s file",
-		 mode, off, len, f->size / GB, f->private ? "private" : "shared");
+	snprintf(w->what, sizeof(w->what), "fallocate(%#x, %#lx, %#lx) of a %lu GiB %s file %d",
+		 mode, off, len, f->size / GB, f->private ? "private" : "shared",
+		 (int)(f - w->files));
 	for (i = 0; i < 1000; i++) {
 		fi_begin(w);
 		err = err_of(fallocate(f->fd, mode, off, len));
@@ -779,24 +891,38 @@ static int op_fallocate(struct worker *w, bool punch)
 		if (err != EINTR)
 			break;
 	}
-	if (punch && !err)
+	if (punch && !err && len == GB)
 		punched(w, f, gib, true);
+	else if (punch && !err)
+		zeroed_range(f, off, len);
 	return err;
 }
 
 /*
  * Check what this worker knows of GiB @gib of @f through @base (a mapping
- * of the file), then write and read back a new value at a random place.
+ * of the file), then write and read back a new value at a random place
+ * (of an in-place private file: at a random shared page if @shared, else
+ * anywhere, where a private page must raise SIGBUS).
  */
-static int touch_file(struct worker *w, struct gfile *f, char *base, int gib)
+static int touch_file(struct worker *w, struct gfile *f, char *base, int gib, bool shared)
 {
 	unsigned long off = gib * GB + rnd(w, GB / 8) * 8;
 	uint64_t val, want;
 	int i, r;
 
+	if (shared) {
+		long pg = pick_shared_page(w, f);
+
+		if (pg < 0)
+			return R_NONE;
+		off = pg + rnd(w, PAGE / 8) * 8;
+		gib = off / GB;
+	}
 	for (i = 0; i < f->nr_rec[gib]; i++) {
 		struct record *rec = &f->rec[gib][i];
 
+		if (!page_shared(f, rec->off))
+			continue;
 		r = access_u64((uint64_t *)(base + rec->off), &val, false);
 		if (r == R_SIGBUS_MCE)	/* a poisoned page: forget it */
 			*rec = f->rec[gib][--f->nr_rec[gib]];
@@ -811,6 +937,13 @@ static int touch_file(struct worker *w, struct gfile *f, char *base, int gib)
 		}
 	}
 	r = access_u64((uint64_t *)(base + off), &val, false);
+	if (!page_shared(f, off)) {
+		if (r == R_SIGBUS || r == R_SIGBUS_MCE)
+			return r == R_SIGBUS ? 0 : r;
+		fail(w, "mmap-touch: offset %#lx of a %lu GiB file is private, reads with %s",
+		     off, f->size / GB, result_name(r));
+		return 0;
+	}
 	if (r)
 		return r;
 	if (!f->written[gib] && val) {
@@ -834,41 +967,48 @@ static int touch_file(struct worker *w, struct gfile *f, char *base, int gib)
 	return 0;
 }
 
-/* Touch a shared file through the VMM's mapping or through a new one. */
+/*
+ * Touch a shared file, or with in-place conversion also a private one,
+ * through the VMM's mapping or through a new one.
+ */
 static int op_touch(struct worker *w)
 {
-	struct gfile *f = pick_faultable(w, 1);
+	struct gfile *f = pick_faultable(w, inplace ? 0 : 1);
+	bool shared = f && f->private && rnd(w, 2);
 	char *alias = NULL;
 	int gib, r;
 
 	if (!f)
 		return R_NONE;
 	gib = rnd(w, f->size / GB);
-	snprintf(w->what, sizeof(w->what), "GiB %d of a %lu GiB shared file", gib, f->size / GB);
+	snprintf(w->what, sizeof(w->what), "GiB %d of a %lu GiB %s file%s", gib, f->size / GB,
+		 f->private ? "private" : "shared", shared ? ", a shared page" : "");
 	if (!rnd(w, 4)) {
 		alias = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
 		if (alias == MAP_FAILED)
 			return errno;
 		strcat(w->what, ", second mapping");
 	}
-	r = touch_file(w, f, alias ? alias : f->mem, gib);
+	r = touch_file(w, f, alias ? alias : f->mem, gib, shared);
 	if (alias)
 		munmap(alias, f->size);
 	return r;
 }
 
 /*
- * A long-term pin of 2 MiB of a shared file: io_uring fixed buffers, kept
- * until an unpin (or the end), or gup_test's pin and unpin in one call.
+ * A long-term pin of 2 MiB of a shared file, or with in-place conversion of
+ * a shared 4 KiB page of a private file: io_uring fixed buffers, kept until
+ * an unpin (or the end), or gup_test's pin and unpin in one call.
  */
 static int op_pin(struct worker *w)
 {
-	struct gfile *f = pick_faultable(w, 1);
+	struct gfile *f = pick_faultable(w, inplace && rnd(w, 2) ? 2 : 1);
 	struct io_uring_params params = { 0 };
 	struct iovec iov;
 	struct pin *p = NULL;
 	uint64_t val;
 	int i, gib, r;
+	long pg;
 
 	if (!f)
 		return R_NONE;
@@ -877,16 +1017,25 @@ static int op_pin(struct worker *w)
 	gib = rnd(w, f->size / GB);
 	iov.iov_base = f->mem + gib * GB + rnd(w, GB / MB2) * MB2;
 	iov.iov_len = MB2;
+	if (f->private) {
+		pg = pick_shared_page(w, f);
+		if (pg < 0)
+			return R_NONE;
+		gib = pg / GB;
+		iov.iov_base = f->mem + pg;
+		iov.iov_len = PAGE;
+	}
 	r = access_u64((uint64_t *)iov.iov_base, &val, false);
 	if (r)
 		return r;
 	if (!rnd(w, 3)) {
 		struct gup_test gup = {
-			.addr = (unsigned long)iov.iov_base, .size = MB2,
-			.nr_pages_per_call = MB2 / PAGE, .gup_flags = FOLL_WRITE_FLAG,
+			.addr = (unsigned long)iov.iov_base, .size = iov.iov_len,
+			.nr_pages_per_call = iov.iov_len / PAGE, .gup_flags = FOLL_WRITE_FLAG,
 		};
 
-		snprintf(w->what, sizeof(w->what), "gup_test PIN_LONGTERM_BENCHMARK of 2 MiB");
+		snprintf(w->what, sizeof(w->what), "gup_test PIN_LONGTERM_BENCHMARK of %zu KiB",
+			 iov.iov_len / 1024);
 		fi_begin(w);
 		r = err_of(ioctl(w->gup, PIN_LONGTERM_BENCHMARK, &gup));
 		fi_end(w);
@@ -897,7 +1046,10 @@ static int op_pin(struct worker *w)
 			p = &w->pins[i];
 	if (!p)
 		return R_NONE;
-	snprintf(w->what, sizeof(w->what), "io_uring IORING_REGISTER_BUFFERS of 2 MiB");
+	snprintf(w->what, sizeof(w->what),
+		 "io_uring IORING_REGISTER_BUFFERS of %zu KiB at %#lx of file %d",
+		 iov.iov_len / 1024, (unsigned long)((char *)iov.iov_base - f->mem),
+		 (int)(f - w->files));
 	p->ring = syscall(__NR_io_uring_setup, 4, &params);
 	if (p->ring < 0) {
 		p->ring = -1;
@@ -914,6 +1066,8 @@ static int op_pin(struct worker *w)
 	p->file = f - w->files;
 	p->gen = f->gen;
 	p->gib = gib;
+	p->off = (char *)iov.iov_base - f->mem;
+	p->len = iov.iov_len;
 	p->stale = false;
 	return 0;
 }
@@ -945,9 +1099,11 @@ static int op_unpin(struct worker *w)
 			cand[n++] = &w->pins[i];
 	if (!n)
 		return R_NONE;
-	snprintf(w->what, sizeof(w->what), "%s",
-		 unregister ? "IORING_UNREGISTER_BUFFERS" : "close");
-	unpin(w, cand[rnd(w, n)], unregister);
+	i = rnd(w, n);
+	snprintf(w->what, sizeof(w->what), "%s of the pin at %#lx of file %d%s",
+		 unregister ? "IORING_UNREGISTER_BUFFERS" : "close", cand[i]->off, cand[i]->file,
+		 cand[i]->stale ? " (stale)" : "");
+	unpin(w, cand[i], unregister);
 	return 0;
 }
 
@@ -975,9 +1131,11 @@ static int op_madvise(struct worker *w)
 	gib = off / GB;
 	snprintf(w->what, sizeof(w->what), "advice %d on %#lx bytes at offset %#lx", adv, len, off);
 	err = err_of(madvise(f->mem + off, len, adv));
-	/* A hole punched through the mapping; less than 1 GiB is refused. */
-	if (adv == MADV_REMOVE && !err)
-		punched(w, f, gib, len == GB);
+	/* A hole punched through the mapping: less than 1 GiB is zeroed. */
+	if (adv == MADV_REMOVE && !err && len == GB)
+		punched(w, f, gib, true);
+	else if (adv == MADV_REMOVE && !err)
+		zeroed_range(f, off, len);
 	return err;
 }
 
@@ -1002,6 +1160,69 @@ static int op_prefault(struct worker *w, bool private)
 		fi_end(w);
 		if (r && r != EINTR && r != EAGAIN)
 			break;
+	}
+	return r;
+}
+
+/*
+ * Convert a random range of an in-place private file to shared or private
+ * with a random content mode.  A conversion to private over a page this
+ * worker pins must fail with EAGAIN, error_offset in the range; whatever
+ * fails changes nothing, which the page bits let mmap-touch check.
+ */
+static int op_convert(struct worker *w)
+{
+	static const char * const modes[] = { "", ", ZERO", ", PRESERVE" };
+	struct gfile *f = inplace ? pick_file(w, 2) : NULL;
+	struct kvm_memory_attributes2 a = { 0 };
+	unsigned long pinned = -1UL, off, len;
+	int i, r = 0, mode;
+
+	if (!f)
+		return R_NONE;
+	off = rnd(w, f->size / GB) * GB;
+	len = GB;
+	if (rnd(w, 8))
+		random_range(w, off / GB, &off, &len);
+	a.offset = off;
+	a.size = len;
+	a.attributes = rnd(w, 2) ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+	mode = rnd(w, 3);
+	a.flags = mode == 1 ? KVM_SET_MEMORY_ATTRIBUTES2_ZERO :
+		  mode == 2 ? KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE : 0;
+	for (i = 0; i < MAX_PINS; i++) {
+		struct pin *p = &w->pins[i];
+
+		if (p->ring >= 0 && &w->files[p->file] == f && p->gen == f->gen && !p->stale &&
+		    p->off < a.offset + a.size && p->off + p->len > a.offset &&
+		    p->off < pinned)
+			pinned = p->off;
+	}
+	snprintf(w->what, sizeof(w->what), "%#llx bytes at %#llx of a %lu GiB file %d to %s%s%s",
+		 a.size, a.offset, f->size / GB, (int)(f - w->files),
+		 a.attributes ? "private" : "shared",
+		 modes[mode], pinned != -1UL && a.attributes ? ", a page pinned" : "");
+	for (i = 0; i < 1000; i++) {
+		fi_begin(w);
+		r = err_of(ioctl(f->fd, KVM_SET_MEMORY_ATTRIBUTES2, &a));
+		fi_end(w);
+		if (r != EINTR)
+			break;
+	}
+	if (!r) {
+		if (a.attributes && pinned != -1UL)
+			fail(w, "convert: %s: converted though offset %#lx is pinned",
+			     w->what, pinned);
+		set_shared(f, a.offset, a.size, !a.attributes);
+		if (mode == 1)
+			zeroed_range(f, a.offset, a.size);
+	} else if (r == EAGAIN) {
+		if (a.error_offset < a.offset || a.error_offset >= a.offset + a.size)
+			fail(w, "convert: %s: EAGAIN with error_offset %#llx outside the range",
+			     w->what, a.error_offset);
+		if (pinned != -1UL && a.attributes && a.error_offset > pinned)
+			fail(w, "convert: %s: EAGAIN with error_offset %#llx after the pin at %#lx",
+			     w->what, a.error_offset, pinned);
 	}
 	return r;
 }
@@ -1157,6 +1378,8 @@ static int run_op(struct worker *w, int op, long max_poison)
 		return op_prefault(w, true);
 	case OP_PREFAULT_SHARED:
 		return op_prefault(w, false);
+	case OP_CONVERT:
+		return op_convert(w);
 	case OP_POISON_FREE:
 		return op_poison(w, false, max_poison);
 	case OP_POISON_USED:
@@ -1199,7 +1422,7 @@ static void prefault_stack(int depth)
 /* Operations whose system call runs with allocation failures injected. */
 static const int inject_ops[] = {
 	OP_GROW, OP_SHRINK, OP_CREATE, OP_FALLOCATE, OP_PUNCH, OP_PIN,
-	OP_PREFAULT_PRIVATE, OP_PREFAULT_SHARED,
+	OP_PREFAULT_PRIVATE, OP_PREFAULT_SHARED, OP_CONVERT,
 };
 
 static void worker_main(int id, long max_poison)
@@ -1245,6 +1468,10 @@ static void worker_main(int id, long max_poison)
 		w.task_work = false;
 		w.what[0] = '\0';
 		r = run_op(&w, kind, max_poison);
+		if (verbose && r != R_NONE)
+			dprintf(STDOUT_FILENO, "gmem_cma_stress: worker %d: %s%s: %s: %s\n", w.id,
+				w.injecting ? "fault-inject: " : "", ops[kind].name, w.what,
+				result_name(r));
 		account(&w, op, kind, r);
 		w.injecting = false;
 	}
@@ -1471,9 +1698,15 @@ static const char *check_setup(void)
 		return "setup: no KVM_CAP_PRE_FAULT_MEMORY";
 	if (!(ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_VM_TYPES) & (1 << KVM_X86_SW_PROTECTED_VM)))
 		return "setup: no KVM_X86_SW_PROTECTED_VM";
+	/* "Y" or "N"; absent (an error) on a kernel without the parameter. */
+	inplace = !read_text(INPLACE, why, sizeof(why)) && why[0] == 'Y';
 	vm = ioctl(kvm, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
-	if (vm < 0 || !(ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_MEMORY_ATTRIBUTES) &
-			KVM_MEMORY_ATTRIBUTE_PRIVATE))
+	if (vm < 0)
+		return "setup: cannot create a KVM_X86_SW_PROTECTED_VM";
+	if (inplace && ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES) <= 0)
+		return "setup: in-place conversion on, no KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES";
+	if (!inplace && !(ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_MEMORY_ATTRIBUTES) &
+			  KVM_MEMORY_ATTRIBUTE_PRIVATE))
 		return "setup: no KVM_MEMORY_ATTRIBUTE_PRIVATE";
 	close(vm);
 	cpuid = calloc(1, sizeof(*cpuid) + 256 * sizeof(cpuid->entries[0]));
@@ -1512,7 +1745,8 @@ static void print_counts(void)
 
 static void print_usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s [-s seconds] [-S seed] [-j workers] [-P poisons]\n", prog);
+	fprintf(stderr, "usage: %s [-s seconds] [-S seed] [-j workers] [-P poisons] [-v]\n",
+		prog);
 	exit(2);
 }
 
@@ -1527,7 +1761,7 @@ int main(int argc, char **argv)
 	int opt, status, left, k;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt(argc, argv, "s:S:j:P:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:S:j:P:vh")) != -1) {
 		switch (opt) {
 		case 's':
 			secs = strtol(optarg, NULL, 0);
@@ -1538,6 +1772,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			jobs = strtol(optarg, NULL, 0);
+			break;
+		case 'v':
+			verbose = true;
 			break;
 		case 'P':
 			max_poison = strtol(optarg, NULL, 0);
@@ -1566,6 +1803,8 @@ int main(int argc, char **argv)
 		printf("gmem_cma_stress: FAIL: %s (seed %#llx)\n", why, (unsigned long long)seed);
 		return 1;
 	}
+	printf("gmem_cma_stress: in-place conversion %s\n",
+	       inplace ? "on: private files are converted in ranges" : "off: nothing to convert");
 	read_counters(&base);
 	for (i = 0; i < nr_nodes; i++) {
 		if (base.nr[i] < 0 || base.poisoned[i] < 0) {
