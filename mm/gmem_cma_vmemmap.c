@@ -423,7 +423,8 @@ int gmem_cma_block_split_begin(struct folio *folio)
  *
  * After a split of a 1 GiB folio, every 2 MiB folio is trimmed as hugetlb
  * trims its 2 MiB pages; after a failed one, the folio is trimmed whole
- * again.  A 2 MiB folio split into 4 KiB folios keeps its struct pages.
+ * again unless host page tables still map it.  A 2 MiB folio split into
+ * 4 KiB folios keeps its struct pages.
  */
 void gmem_cma_block_split_end(struct folio *folio, unsigned int order, int err)
 {
@@ -434,17 +435,23 @@ void gmem_cma_block_split_end(struct folio *folio, unsigned int order, int err)
 
 	mutex_lock(&vnode(nid)->lock);
 	WRITE_ONCE(blk->splitting, blk->splitting - 1);
+	/*
+	 * A split refused for a reference may leave the folio mapped by host
+	 * page tables, whose unmap writes the mapped pages' struct pages: it
+	 * keeps its own until it is split, merged or freed (the folio lock
+	 * keeps new mappings away meanwhile).
+	 */
 	if (order == GMEM_CMA_PAGE_ORDER) {
 		if (!err)
 			blk->split = true;
 		if (!err)
 			gmem_cma_vmemmap_trim_2m_all(nid, base, blk);
-		else if (gmem_cma_block_trimmable(blk))
+		else if (gmem_cma_block_trimmable(blk) && !folio_mapped(folio))
 			gmem_cma_vmemmap_set(nid, folio, blk, 0,
 					     GMEM_CMA_VMEMMAP_CHUNKS, true);
 	} else if (!err) {
 		set_bit(c, blk->split4k);
-	} else {
+	} else if (!folio_mapped(folio)) {
 		gmem_cma_vmemmap_trim_2m(nid, base, blk, c);
 	}
 	mutex_unlock(&vnode(nid)->lock);
@@ -558,12 +565,29 @@ bool gmem_cma_block_hold(struct folio *folio)
 
 	xa_lock(&gmem_cma_blocks);
 	blk = xa_load(&gmem_cma_blocks, idx);
-	if (blk && READ_ONCE(blk->split)) {
+	/*
+	 * A piece of a 1 GiB folio that gmem_cma is splitting must not leave
+	 * its file (the caller's locks keep truncation out); if it does, it
+	 * is held too, rather than reach the page allocator.
+	 */
+	if (blk && (READ_ONCE(blk->split) || WARN_ON_ONCE(READ_ONCE(blk->splitting)))) {
 		__xa_set_mark(&gmem_cma_blocks, idx, GMEM_CMA_BLOCK_HELD);
 		held = true;
 	}
 	xa_unlock(&gmem_cma_blocks);
 	return held;
+}
+
+/* Give the folios of the block at @base below page @end their reference. */
+static void gmem_cma_block_unfreeze(struct page *base, unsigned long end)
+{
+	struct folio *folio;
+	unsigned long i;
+
+	for (i = 0; i < end; i += folio_nr_pages(folio)) {
+		folio = page_folio(base + i);
+		folio_ref_unfreeze(folio, 1);
+	}
 }
 
 /*
@@ -572,21 +596,17 @@ bool gmem_cma_block_hold(struct folio *folio)
  */
 static bool gmem_cma_block_freeze_held(struct page *base)
 {
-	unsigned long i, j;
 	struct folio *folio;
+	unsigned long i;
 
 	for (i = 0; i < GMEM_CMA_NR_PAGES; i += folio_nr_pages(folio)) {
 		folio = page_folio(base + i);
-		if (READ_ONCE(folio->mapping) || !folio_ref_freeze(folio, 1))
-			goto undo;
+		if (READ_ONCE(folio->mapping) || !folio_ref_freeze(folio, 1)) {
+			gmem_cma_block_unfreeze(base, i);
+			return false;
+		}
 	}
 	return true;
-undo:
-	for (j = 0; j < i; j += folio_nr_pages(folio)) {
-		folio = page_folio(base + j);
-		folio_ref_unfreeze(folio, 1);
-	}
-	return false;
 }
 
 /**
@@ -613,12 +633,20 @@ bool gmem_cma_block_reassemble(void)
 		int err;
 
 		mutex_lock(&vnode(nid)->lock);
+		/*
+		 * Frozen first: the struct pages of folios still in use (in
+		 * the page cache, mapped, pinned) are never touched here.
+		 */
+		if (!gmem_cma_block_freeze_held(base)) {
+			mutex_unlock(&vnode(nid)->lock);
+			waiting = true;
+			continue;
+		}
 		err = gmem_cma_vmemmap_set(nid, folio, blk, 0,
 					   GMEM_CMA_VMEMMAP_CHUNKS, false);
-		if (!err && !gmem_cma_block_freeze_held(base))
-			err = -EBUSY;
 		if (err) {
 			gmem_cma_vmemmap_trim_2m_all(nid, base, blk);
+			gmem_cma_block_unfreeze(base, GMEM_CMA_NR_PAGES);
 			mutex_unlock(&vnode(nid)->lock);
 			waiting = true;
 			continue;

@@ -73,7 +73,7 @@ CONVERSION_CASES = ["single_unit_both_ways", "range_across_units",
                     "conversions_race_guest_and_punch"]
 # 1 GiB pages split where a conversion needs it, merged back (#13).
 SPLIT_CASES = ["one_page_shared_and_back", "pinned_page_refuses_only_itself",
-               "punch_4k_inside_1g", "enomem_changes_nothing",
+               "pinned_2m_folio_refuses_only_itself", "punch_4k_inside_1g", "enomem_changes_nothing",
                "conversions_faults_punches_race"]
 # suite -> (minimum number of cases, the status each must have).  The
 # memory-failure suite poisons pages for good: it skips unless

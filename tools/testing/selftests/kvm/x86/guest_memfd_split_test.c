@@ -10,7 +10,8 @@
  * mapping), the vmemmap gives back all but one page per 2 MiB folio, and
  * every page keeps its data, checked by the guest.  Converting the page back
  * merges the folio again: one 1 GiB mapping, fully trimmed.  Also: a pinned
- * shared page refuses exactly its own conversion, a 4 KiB punch inside a
+ * shared page refuses exactly its own conversion (a pinned shared 2 MiB
+ * folio the conversions of its own pages), a 4 KiB punch inside a
  * 1 GiB page zeroes that page only, and conversions, host faults, punches
  * and pre-faults race for a while with the pools back at the end.
  */
@@ -302,6 +303,27 @@ TEST_F_TIMEOUT(split, one_page_shared_and_back, 300)
 	}
 }
 
+static sigjmp_buf sigbus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Does a host read of @p fault with SIGBUS (a private page)? */
+static bool read_sigbus(char *p)
+{
+	sighandler_t old = signal(SIGBUS, on_sigbus);
+	bool bus = false;
+
+	if (sigsetjmp(sigbus_jmp, 1))
+		bus = true;
+	else
+		(void)READ_ONCE(*p);
+	signal(SIGBUS, old);
+	return bus;
+}
+
 #define GUP_TEST_FILE	"/sys/kernel/debug/gup_test"
 #include "../../../../../mm/gup_test.h"
 
@@ -331,6 +353,55 @@ TEST_F_TIMEOUT(split, pinned_page_refuses_only_itself, 300)
 	run(_metadata, self, CMD_VERIFY);
 	expect_maps(_metadata, self, 0, 0, 0);
 	close(gfd);
+}
+
+/*
+ * A split 1 GiB page made shared whole keeps its 2 MiB folios.  A pin on
+ * one of them refuses only conversions of that folio's pages, not one of
+ * another chunk's page.
+ */
+TEST_F_TIMEOUT(split, pinned_2m_folio_refuses_only_itself, 300)
+{
+	struct pin_longterm_test pin = { .size = PAGE_SIZE };
+	u64 pinned = 7 * SZ_2M + 3 * PAGE_SIZE, other = 20 * SZ_2M + 5 * PAGE_SIZE;
+	u64 eo;
+	int gfd;
+
+	gfd = open(GUP_TEST_FILE, O_RDWR);
+	ASSERT_LE(0, gfd) TH_LOG("no %s (CONFIG_GUP_TEST)", GUP_TEST_FILE);
+	/* Split by one shared page, then all shared: 511 2 MiB folios stay. */
+	ASSERT_EQ(0, convert(self->fd, other, PAGE_SIZE, 0, PRESERVE, NULL));
+	ASSERT_EQ(0, convert(self->fd, 0, SZ_1G, 0, PRESERVE, NULL));
+	ASSERT_TRUE(saved_is(self->saved0 - SAVED_1G + 511 * SAVED_2M));
+	pin.addr = (unsigned long)self->mem + pinned;
+	pin.flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE;
+	ASSERT_EQ(0, ioctl(gfd, PIN_LONGTERM_TEST_START, &pin));
+	ASSERT_EQ(expected(GPA + pinned), READ_ONCE(self->mem[pinned / 8]));
+
+	/*
+	 * Another chunk's page: private.  Every shared page becomes a 4 KiB
+	 * folio, but the pinned 2 MiB folio cannot split and stays (mapped,
+	 * with its own struct pages): nothing of the GiB is trimmed.
+	 */
+	ASSERT_EQ(0, convert(self->fd, other + SZ_2M, PAGE_SIZE, PRIVATE,
+			     PRESERVE, &eo));
+	ASSERT_TRUE(saved_is(self->saved0 - SAVED_1G));
+	/* Any page of the pinned 2 MiB folio: refused, from the range's start. */
+	ASSERT_EQ(-EAGAIN, convert(self->fd, pinned + PAGE_SIZE, PAGE_SIZE,
+				   PRIVATE, PRESERVE, &eo));
+	ASSERT_EQ(pinned + PAGE_SIZE, eo);
+	ASSERT_EQ(-EAGAIN, convert(self->fd, 6 * SZ_2M, 2 * SZ_2M, PRIVATE,
+				   PRESERVE, &eo));
+	ASSERT_EQ(7 * SZ_2M, eo);
+	ASSERT_FALSE(read_sigbus((char *)self->mem + pinned + PAGE_SIZE));
+	ASSERT_TRUE(read_sigbus((char *)self->mem + other + SZ_2M));
+
+	ASSERT_EQ(0, ioctl(gfd, PIN_LONGTERM_TEST_STOP));
+	close(gfd);
+	ASSERT_EQ(0, convert(self->fd, 0, SZ_1G, PRIVATE, PRESERVE, NULL));
+	ASSERT_TRUE(saved_is(self->saved0));
+	run(_metadata, self, CMD_VERIFY);
+	expect_maps(_metadata, self, 0, 0, 0);
 }
 
 /* A 4 KiB punch inside a 1 GiB page zeroes that page, nothing else. */
@@ -365,27 +436,6 @@ static int fault_knobs(void)
 		if (write_str(knobs[i][0], knobs[i][1]))
 			return -1;
 	return 0;
-}
-
-static sigjmp_buf sigbus_jmp;
-
-static void on_sigbus(int sig)
-{
-	siglongjmp(sigbus_jmp, 1);
-}
-
-/* Does a host read of @p fault with SIGBUS (a private page)? */
-static bool read_sigbus(char *p)
-{
-	sighandler_t old = signal(SIGBUS, on_sigbus);
-	bool bus = false;
-
-	if (sigsetjmp(sigbus_jmp, 1))
-		bus = true;
-	else
-		(void)READ_ONCE(*p);
-	signal(SIGBUS, old);
-	return bus;
 }
 
 /*
