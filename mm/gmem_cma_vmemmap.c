@@ -355,6 +355,34 @@ static void gmem_cma_vmemmap_trim_2m_all(int nid, struct page *base,
 		gmem_cma_vmemmap_trim_2m(nid, base, blk, c);
 }
 
+/*
+ * Trim the 2 MiB folios of a block just split, but @caller's and those
+ * that someone else already holds: a fault may be mapping one (it writes
+ * the struct pages after gmem_cma_prepare_user_mapping(), which this lock
+ * orders with the check).  They are trimmed at the next merge or split.
+ */
+static void gmem_cma_vmemmap_trim_2m_idle(int nid, struct page *base,
+					  struct gmem_cma_block *blk,
+					  struct folio *caller)
+{
+	struct folio *piece;
+	unsigned long c;
+	long refs;
+
+	lockdep_assert_held(&vnode(nid)->lock);
+
+	for (c = 0; c < GMEM_CMA_VMEMMAP_CHUNKS; c++) {
+		piece = page_folio(base + c * CHUNK_PAGES);
+		/* The page cache's references, and the caller's. */
+		refs = folio_nr_pages(piece);
+		if (piece == caller)
+			refs++;
+		if (folio_ref_count(piece) != refs || folio_mapped(piece))
+			continue;
+		gmem_cma_vmemmap_trim_2m(nid, base, blk, c);
+	}
+}
+
 /* The block of @folio, with its node's lock held; NULL (unlocked) if none. */
 static struct gmem_cma_block *gmem_cma_block_lock(struct folio *folio)
 {
@@ -445,7 +473,7 @@ void gmem_cma_block_split_end(struct folio *folio, unsigned int order, int err)
 		if (!err)
 			blk->split = true;
 		if (!err)
-			gmem_cma_vmemmap_trim_2m_all(nid, base, blk);
+			gmem_cma_vmemmap_trim_2m_idle(nid, base, blk, folio);
 		else if (gmem_cma_block_trimmable(blk) && !folio_mapped(folio))
 			gmem_cma_vmemmap_set(nid, folio, blk, 0,
 					     GMEM_CMA_VMEMMAP_CHUNKS, true);
@@ -873,13 +901,13 @@ int gmem_cma_prepare_user_mapping(struct folio *folio)
 {
 	unsigned long first = (folio_pfn(folio) % GMEM_CMA_NR_PAGES) / CHUNK_PAGES;
 	unsigned long nr = DIV_ROUND_UP(folio_nr_pages(folio), CHUNK_PAGES);
-	struct gmem_cma_block *blk = gmem_cma_block(folio);
 
-	/* Lockless: once restored, a chunk stays so while the folio is mapped. */
-	if (!blk || (find_next_bit(blk->shared, first + nr, first) >= first + nr &&
-		     find_next_bit(blk->trim2m, first + nr, first) >= first + nr))
-		return 0;
-	return gmem_cma_vmemmap_restore(folio, first, nr);
+	/*
+	 * Under the node's lock, even when nothing is trimmed: a trim of the
+	 * chunks, which checks first that nobody else holds @folio, is
+	 * either seen here or sees the caller's reference.
+	 */
+	return gmem_cma_block(folio) ? gmem_cma_vmemmap_restore(folio, first, nr) : 0;
 }
 EXPORT_SYMBOL_FOR_MODULES(gmem_cma_prepare_user_mapping, "kvm");
 
