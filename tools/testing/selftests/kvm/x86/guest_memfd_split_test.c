@@ -171,6 +171,7 @@ FIXTURE(split) {
 	long pools[2];
 	long saved_before;	/* before the test grew the pools */
 	long saved0;		/* the pools' folios all whole and trimmed */
+	int gfd;		/* gup_test's, whose pins go when it is closed */
 	u64 base_1g, base_2m, base_4k;
 };
 
@@ -214,6 +215,7 @@ FIXTURE_SETUP(split)
 
 	ASSERT_EQ(PRIVATE, kvm_check_cap(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES));
 	self->fd = -1;
+	self->gfd = -1;
 	self->saved_before = vmemmap_saved();
 	for (nid = 0; nid < 2; nid++) {
 		self->pools[nid] = node_long(nid, "nr_pages");
@@ -247,6 +249,9 @@ FIXTURE_TEARDOWN(split)
 {
 	int nid, i;
 
+	/* A case that failed while it pinned a page: unpin it first. */
+	if (self->gfd >= 0)
+		close(self->gfd);
 	if (self->mem)
 		munmap(self->mem, SIZE);
 	if (self->fd >= 0)
@@ -334,7 +339,8 @@ TEST_F_TIMEOUT(split, pinned_page_refuses_only_itself, 300)
 	u64 a = SZ_1G + 7 * SZ_2M + 3 * PAGE_SIZE, b = a + PAGE_SIZE, eo;
 	int gfd;
 
-	gfd = open(GUP_TEST_FILE, O_RDWR);
+	self->gfd = open(GUP_TEST_FILE, O_RDWR);
+	gfd = self->gfd;
 	ASSERT_LE(0, gfd) TH_LOG("no %s (CONFIG_GUP_TEST)", GUP_TEST_FILE);
 	ASSERT_EQ(0, convert(self->fd, a, 2 * PAGE_SIZE, 0, PRESERVE, NULL));
 	pin.addr = (unsigned long)self->mem + a;
@@ -352,7 +358,6 @@ TEST_F_TIMEOUT(split, pinned_page_refuses_only_itself, 300)
 	ASSERT_TRUE(saved_is(self->saved0));
 	run(_metadata, self, CMD_VERIFY);
 	expect_maps(_metadata, self, 0, 0, 0);
-	close(gfd);
 }
 
 /*
@@ -367,7 +372,8 @@ TEST_F_TIMEOUT(split, pinned_2m_folio_refuses_only_itself, 300)
 	u64 eo;
 	int gfd;
 
-	gfd = open(GUP_TEST_FILE, O_RDWR);
+	self->gfd = open(GUP_TEST_FILE, O_RDWR);
+	gfd = self->gfd;
 	ASSERT_LE(0, gfd) TH_LOG("no %s (CONFIG_GUP_TEST)", GUP_TEST_FILE);
 	/* Split by one shared page, then all shared: 511 2 MiB folios stay. */
 	ASSERT_EQ(0, convert(self->fd, other, PAGE_SIZE, 0, PRESERVE, NULL));
@@ -397,7 +403,6 @@ TEST_F_TIMEOUT(split, pinned_2m_folio_refuses_only_itself, 300)
 	ASSERT_TRUE(read_sigbus((char *)self->mem + other + SZ_2M));
 
 	ASSERT_EQ(0, ioctl(gfd, PIN_LONGTERM_TEST_STOP));
-	close(gfd);
 	ASSERT_EQ(0, convert(self->fd, 0, SZ_1G, PRIVATE, PRESERVE, NULL));
 	ASSERT_TRUE(saved_is(self->saved0));
 	run(_metadata, self, CMD_VERIFY);
