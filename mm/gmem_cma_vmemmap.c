@@ -901,13 +901,21 @@ int gmem_cma_prepare_user_mapping(struct folio *folio)
 {
 	unsigned long first = (folio_pfn(folio) % GMEM_CMA_NR_PAGES) / CHUNK_PAGES;
 	unsigned long nr = DIV_ROUND_UP(folio_nr_pages(folio), CHUNK_PAGES);
+	struct gmem_cma_block *blk = gmem_cma_block(folio);
 
+	if (!blk)
+		return 0;
 	/*
-	 * Under the node's lock, even when nothing is trimmed: a trim of the
-	 * chunks, which checks first that nobody else holds @folio, is
-	 * either seen here or sees the caller's reference.
+	 * A whole 1 GiB folio is trimmed only when it is free or under its
+	 * lock, which the caller holds: lockless.  A 2 MiB folio of a split
+	 * one is also trimmed by a split of another folio of its block, which
+	 * first checks that nobody else holds it: under the node's lock, so
+	 * that the trim either sees the caller's reference or is seen here.
 	 */
-	return gmem_cma_block(folio) ? gmem_cma_vmemmap_restore(folio, first, nr) : 0;
+	if (folio_order(folio) == GMEM_CMA_PAGE_ORDER &&
+	    find_next_bit(blk->shared, first + nr, first) >= first + nr)
+		return 0;
+	return gmem_cma_vmemmap_restore(folio, first, nr);
 }
 EXPORT_SYMBOL_FOR_MODULES(gmem_cma_prepare_user_mapping, "kvm");
 
