@@ -641,6 +641,7 @@ TEST_F_TIMEOUT(split, conversions_faults_punches_race, 600)
 	ASSERT_EQ(0, pthread_create(&pt, NULL, punch_racer, &pr));
 	for (i = 0; i < 200 && !pr.bad; i++) {
 		struct kvm_pre_fault_memory range;
+		struct ucall uc;
 
 		pick(&seed, &off, &len);
 		r = convert(self->fd, off, len, rand_r(&seed) % 2 ? PRIVATE : 0,
@@ -666,6 +667,11 @@ TEST_F_TIMEOUT(split, conversions_faults_punches_race, 600)
 			} while (r && errno == EFAULT &&
 				 self->vcpu->run->exit_reason == KVM_EXIT_MEMORY_FAULT);
 			ASSERT_EQ(0, r);
+			/* The guest came back from reading everything, or broke. */
+			ASSERT_EQ(UCALL_SYNC, get_ucall(self->vcpu, &uc))
+				TH_LOG("round %d: exit reason %s", i,
+				       exit_reason_str(self->vcpu->run->exit_reason));
+			ASSERT_EQ(CMD_TOUCH, uc.args[1]);
 		}
 	}
 	WRITE_ONCE(hr.stop, true);
