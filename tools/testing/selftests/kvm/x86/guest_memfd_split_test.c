@@ -173,6 +173,10 @@ FIXTURE(split) {
 	long saved0;		/* the pools' folios all whole and trimmed */
 	int gfd;		/* gup_test's, whose pins go when it is closed */
 	u64 base_1g, base_2m, base_4k;
+	/* Threads of a case that use the file, stopped before it goes. */
+	pthread_t threads[2];
+	bool *thread_stop[2];
+	int nr_threads;
 };
 
 /* Run the guest through @c; it must come back with SYNC(@c). */
@@ -216,6 +220,7 @@ FIXTURE_SETUP(split)
 	ASSERT_EQ(PRIVATE, kvm_check_cap(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES));
 	self->fd = -1;
 	self->gfd = -1;
+	self->nr_threads = 0;
 	self->saved_before = vmemmap_saved();
 	for (nid = 0; nid < 2; nid++) {
 		self->pools[nid] = node_long(nid, "nr_pages");
@@ -249,6 +254,15 @@ FIXTURE_TEARDOWN(split)
 {
 	int nid, i;
 
+	/*
+	 * A case that failed while its threads use the file: stop them
+	 * before the file and its mapping go.
+	 */
+	for (i = 0; i < self->nr_threads; i++)
+		WRITE_ONCE(*self->thread_stop[i], true);
+	for (i = 0; i < self->nr_threads; i++)
+		pthread_join(self->threads[i], NULL);
+	self->nr_threads = 0;
 	/* A case that failed while it pinned a page: unpin it first. */
 	if (self->gfd >= 0)
 		close(self->gfd);
@@ -638,7 +652,11 @@ TEST_F_TIMEOUT(split, conversions_faults_punches_race, 600)
 	int i, r, tries;
 
 	ASSERT_EQ(0, pthread_create(&ht, NULL, host_racer, &hr));
+	self->threads[self->nr_threads] = ht;
+	self->thread_stop[self->nr_threads++] = &hr.stop;
 	ASSERT_EQ(0, pthread_create(&pt, NULL, punch_racer, &pr));
+	self->threads[self->nr_threads] = pt;
+	self->thread_stop[self->nr_threads++] = &pr.stop;
 	for (i = 0; i < 200 && !pr.bad; i++) {
 		struct kvm_pre_fault_memory range;
 		struct ucall uc;
@@ -678,6 +696,7 @@ TEST_F_TIMEOUT(split, conversions_faults_punches_race, 600)
 	WRITE_ONCE(pr.stop, true);
 	pthread_join(ht, NULL);
 	pthread_join(pt, NULL);
+	self->nr_threads = 0;
 	TH_LOG("%ld conversions, %ld EAGAIN, %ld pre-faults", hr.converts, hr.again,
 	       hr.prefaults);
 	TH_LOG("%ld host reads, %ld SIGBUS, %ld punches", hr.reads, hr.sigbus,
