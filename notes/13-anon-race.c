@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* ad hoc: stock paths only -- a nested guest reads 2 GiB of anonymous
- * memory (THP) while the VMM zaps random parts (MADV_DONTNEED) between
- * runs, a thread spins and a thread wakes every 2 ms. */
+/*
+ * Stock paths only: a nested guest reads 2 GiB of anonymous memory (THP)
+ * while the VMM zaps random parts (MADV_DONTNEED) between runs, a thread
+ * spins and a thread wakes every 2 ms.
+ */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@ static void guest_code(void)
 	}
 }
 
-static volatile int stop;
+static int stop;
 
 static void *spinner(void *arg)
 {
@@ -34,14 +36,14 @@ static void *spinner(void *arg)
 	unsigned int seed = 1;
 	long n = 0;
 
-	while (!stop)
+	while (!READ_ONCE(stop))
 		n += buf[rand_r(&seed) % sizeof(buf)];
 	return (void *)n;
 }
 
 static void *waker(void *arg)
 {
-	while (!stop)
+	while (!READ_ONCE(stop))
 		usleep(2000);
 	return NULL;
 }
@@ -73,7 +75,8 @@ int main(int argc, char **argv)
 		/* Zap random 4 KiB..2 MiB pieces, as conversions do. */
 		for (j = 0; j < 20; j++) {
 			u64 off = (u64)(rand_r(&seed) % (SIZE / PAGE_SIZE)) * PAGE_SIZE;
-			u64 len = rand_r(&seed) % 4 == 3 ? SZ_2M : PAGE_SIZE * (1 + rand_r(&seed) % 8);
+			u64 len = rand_r(&seed) % 4 == 3 ? SZ_2M :
+				  PAGE_SIZE * (1 + rand_r(&seed) % 8);
 
 			if (len == SZ_2M)
 				off &= ~(SZ_2M - 1ULL);
@@ -87,7 +90,7 @@ int main(int argc, char **argv)
 		if (!(i % 20))
 			printf("round %d ok\n", i);
 	}
-	stop = 1;
+	WRITE_ONCE(stop, 1);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
 	kvm_vm_free(vm);

@@ -250,19 +250,24 @@ FIXTURE_SETUP(split)
 	ASSERT_TRUE(saved_is(self->saved0));
 }
 
-FIXTURE_TEARDOWN(split)
+/* Stop and join the case's threads that use the file. */
+static void stop_threads(struct _test_data_split *self)
 {
-	int nid, i;
+	int i;
 
-	/*
-	 * A case that failed while its threads use the file: stop them
-	 * before the file and its mapping go.
-	 */
 	for (i = 0; i < self->nr_threads; i++)
 		WRITE_ONCE(*self->thread_stop[i], true);
 	for (i = 0; i < self->nr_threads; i++)
 		pthread_join(self->threads[i], NULL);
 	self->nr_threads = 0;
+}
+
+FIXTURE_TEARDOWN(split)
+{
+	int nid, i;
+
+	/* A case that failed while its threads use the file: stop them first. */
+	stop_threads(self);
 	/* A case that failed while it pinned a page: unpin it first. */
 	if (self->gfd >= 0)
 		close(self->gfd);
@@ -647,15 +652,12 @@ TEST_F_TIMEOUT(split, conversions_faults_punches_race, 600)
 {
 	struct racer hr = { .self = self, .seed = 1 }, pr = { .self = self, .seed = 2 };
 	unsigned int seed = 3;
-	pthread_t ht, pt;
 	u64 off, len, eo;
 	int i, r, tries;
 
-	ASSERT_EQ(0, pthread_create(&ht, NULL, host_racer, &hr));
-	self->threads[self->nr_threads] = ht;
+	ASSERT_EQ(0, pthread_create(&self->threads[0], NULL, host_racer, &hr));
 	self->thread_stop[self->nr_threads++] = &hr.stop;
-	ASSERT_EQ(0, pthread_create(&pt, NULL, punch_racer, &pr));
-	self->threads[self->nr_threads] = pt;
+	ASSERT_EQ(0, pthread_create(&self->threads[1], NULL, punch_racer, &pr));
 	self->thread_stop[self->nr_threads++] = &pr.stop;
 	for (i = 0; i < 200 && !pr.bad; i++) {
 		struct kvm_pre_fault_memory range;
@@ -692,11 +694,7 @@ TEST_F_TIMEOUT(split, conversions_faults_punches_race, 600)
 			ASSERT_EQ(CMD_TOUCH, uc.args[1]);
 		}
 	}
-	WRITE_ONCE(hr.stop, true);
-	WRITE_ONCE(pr.stop, true);
-	pthread_join(ht, NULL);
-	pthread_join(pt, NULL);
-	self->nr_threads = 0;
+	stop_threads(self);
 	TH_LOG("%ld conversions, %ld EAGAIN, %ld pre-faults", hr.converts, hr.again,
 	       hr.prefaults);
 	TH_LOG("%ld host reads, %ld SIGBUS, %ld punches", hr.reads, hr.sigbus,
