@@ -74,7 +74,7 @@ CONVERSION_CASES = ["single_unit_both_ways", "range_across_units",
 # 1 GiB pages split where a conversion needs it, merged back (#13).
 SPLIT_CASES = ["one_page_shared_and_back", "pinned_page_refuses_only_itself",
                "pinned_2m_folio_refuses_only_itself", "punch_4k_inside_1g", "enomem_changes_nothing",
-               "conversions_faults_punches_race"]
+               "conversions_faults_punches_race", "memory_failure_in_split_gib"]
 # suite -> (minimum number of cases, the status each must have).  The
 # memory-failure suite poisons pages for good: it skips unless
 # gmem_cma_kunit.poison=1, which only its own boot (gmem-hwpoison-kunit) gives.
@@ -137,6 +137,13 @@ LOG_ALLOWED = {
      r"\(error -12\): it stays trimmed"):
         "enomem_changes_nothing: a split whose vmemmap pages fail one by one (fail-nth): "
         "the GiB's, then the chunk's that is split to 4 KiB",
+    ("gmem-conversion", "kvm:guest_memfd_split_test",
+     r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page \d+ of the 1 GiB page at pfn "
+     r"0x[0-9a-f]+ \(node [01], in use: mappings dropped, retired when freed\)"):
+        "memory_failure_in_split_gib: a private and a shared page of a split 1 GiB page",
+    ("gmem-conversion", "kvm:guest_memfd_split_test",
+     r"gmem_cma: node [01]: 1 GiB page at pfn 0x[0-9a-f]+ has a poisoned page: retired"):
+        "memory_failure_in_split_gib: the split GiB leaves its pool when the file goes",
     ("main", None,
      r"gmem_cma: node \d+: cannot restore the vmemmap of 2 MiB page at pfn 0x[0-9a-f]+ "
      r"\(error -12\): it stays trimmed"):
@@ -422,7 +429,12 @@ def all_boots():
                   kselftests(CONVERSION_TESTS), tests=CONVERSION_TESTS, reserved={0: 2, 1: 2},
                   subtests=[f"conv.{v}.{c}" for v in ("page_4k", "page_1g")
                             for c in CONVERSION_CASES] +
-                           [f"split.{c}" for c in SPLIT_CASES]),
+                           [f"split.{c}" for c in SPLIT_CASES],
+                  # memory_failure_in_split_gib: two pages, then the GiB.
+                  also=[(r"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page \d+ of the 1 GiB "
+                         r"page at pfn 0x[0-9a-f]+ \(node [01], in use", 2),
+                        (r"gmem_cma: node [01]: 1 GiB page at pfn 0x[0-9a-f]+ has a poisoned "
+                         r"page: retired", 1)]),
         # The second race and KVM's view of a memory failure: four more
         # folios poisoned, hence a boot of their own (see HWPOISON_CASES).
         make_boot("gmem-hwpoison-kvm", "kunit.enable=0 gmem_cma=0:2G,1:2G",

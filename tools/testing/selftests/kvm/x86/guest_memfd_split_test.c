@@ -14,6 +14,12 @@
  * folio the conversions of its own pages), a 4 KiB punch inside a
  * 1 GiB page zeroes that page only, and conversions, host faults, punches
  * and pre-faults race for a while with the pools back at the end.
+ *
+ * The last case poisons two pages of a split 1 GiB page, one private, one
+ * shared: only those two pages are lost (to the guest, KVM and the host),
+ * everything else keeps its data and mapping, and the 1 GiB page leaves
+ * the pool when the file lets it go.  Poisoned pages never come back: it
+ * must stay the last case of the boot's last test.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +41,7 @@
 #include "test_util.h"
 #include "ucall_common.h"
 #include "kselftest_harness.h"
+#include "../../gmem_cma/gmem_cma_pools.h"
 
 #define GPA		SZ_4G
 #define SLOT		1
@@ -51,6 +58,8 @@ enum { CMD_WRITE = 1, CMD_VERIFY, CMD_TOUCH, CMD_DONE };
 static u64 cmd, seed;
 /* A page the VMM wrote (or punched) and the value it holds now. */
 static u64 odd_gpa = -1ULL, odd_val;
+/* Poisoned pages, which the guest leaves alone. */
+static u64 bad_gpa[2] = { -1ULL, -1ULL };
 
 static u64 expected(u64 gpa)
 {
@@ -69,9 +78,10 @@ static void guest_code(void)
 			break;
 		case CMD_VERIFY:
 			for (gpa = GPA; gpa < GPA + SIZE; gpa += PAGE_SIZE)
-				__GUEST_ASSERT(READ_ONCE(*(u64 *)gpa) == expected(gpa),
-					       "gpa %lx: %lx, want %lx", gpa,
-					       READ_ONCE(*(u64 *)gpa), expected(gpa));
+				if (gpa != bad_gpa[0] && gpa != bad_gpa[1])
+					__GUEST_ASSERT(READ_ONCE(*(u64 *)gpa) == expected(gpa),
+						       "gpa %lx: %lx, want %lx", gpa,
+						       READ_ONCE(*(u64 *)gpa), expected(gpa));
 			break;
 		case CMD_TOUCH:
 			for (gpa = GPA; gpa < GPA + SIZE; gpa += PAGE_SIZE)
@@ -97,18 +107,6 @@ static long node_long(int nid, const char *name)
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	return n <= 0 ? -1 : strtol(buf, NULL, 10);
-}
-
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 static int set_pool(int nid, long pages)
@@ -170,6 +168,7 @@ FIXTURE(split) {
 	u64 *mem;
 	long pools[2];
 	long saved_before;	/* before the test grew the pools */
+	bool poisoned;		/* a 1 GiB page was retired: its vmemmap is not saved */
 	long saved0;		/* the pools' folios all whole and trimmed */
 	int gfd;		/* gup_test's, whose pins go when it is closed */
 	u64 base_1g, base_2m, base_4k;
@@ -189,6 +188,7 @@ static void run(struct __test_metadata *_metadata, struct _test_data_split *self
 	sync_global_to_guest(self->vm, cmd);
 	sync_global_to_guest(self->vm, odd_gpa);
 	sync_global_to_guest(self->vm, odd_val);
+	sync_global_to_guest(self->vm, bad_gpa);
 	vcpu_run(self->vcpu);
 	switch (get_ucall(self->vcpu, &uc)) {
 	case UCALL_SYNC:
@@ -199,8 +199,8 @@ static void run(struct __test_metadata *_metadata, struct _test_data_split *self
 		break;
 	default:
 		ASSERT_TRUE(false)
-			TH_LOG("exit reason %s",
-			       exit_reason_str(self->vcpu->run->exit_reason));
+			TH_LOG("command %lu: exit reason %s, ucall %lu", c,
+			       exit_reason_str(self->vcpu->run->exit_reason), uc.cmd);
 	}
 }
 
@@ -220,6 +220,7 @@ FIXTURE_SETUP(split)
 	ASSERT_EQ(PRIVATE, kvm_check_cap(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES));
 	self->fd = -1;
 	self->gfd = -1;
+	self->poisoned = false;
 	self->nr_threads = 0;
 	self->saved_before = vmemmap_saved();
 	for (nid = 0; nid < 2; nid++) {
@@ -285,7 +286,8 @@ FIXTURE_TEARDOWN(split)
 		EXPECT_EQ(0, node_long(nid, "resv_pages"));
 		EXPECT_EQ(0, set_pool(nid, self->pools[nid]));
 	}
-	EXPECT_TRUE(saved_is(self->saved_before));
+	if (!self->poisoned)
+		EXPECT_TRUE(saved_is(self->saved_before));
 }
 
 /* The guest's mappings of the 2 GiB: this many 1 GiB, 2 MiB and 4 KiB. */
@@ -715,6 +717,115 @@ TEST_F_TIMEOUT(split, conversions_faults_punches_race, 600)
 	run(_metadata, self, CMD_WRITE);
 	run(_metadata, self, CMD_VERIFY);
 	expect_maps(_metadata, self, 0, 0, 0);
+}
+
+/* KVM_PRE_FAULT_MEMORY of the page at @off: EHWPOISON, nothing mapped. */
+static void expect_prefault_hwpoison(struct __test_metadata *_metadata,
+				     struct _test_data_split *self, u64 off)
+{
+	struct kvm_pre_fault_memory range = { .gpa = GPA + off, .size = PAGE_SIZE };
+	int r, err;
+
+	do {
+		r = __vcpu_ioctl(self->vcpu, KVM_PRE_FAULT_MEMORY, &range);
+		err = errno;
+	} while (r < 0 && (err == EINTR || err == EAGAIN));
+	EXPECT_EQ(-1, r);
+	EXPECT_EQ(EHWPOISON, err) TH_LOG("offset %#lx: %s", off, strerror(err));
+	EXPECT_EQ(PAGE_SIZE, range.size);
+}
+
+/*
+ * Memory failure in a split 1 GiB page: page 9 of chunk 7 (private, in its
+ * 2 MiB folio) and the shared page 5 of chunk 3 (its own 4 KiB folio; page
+ * 6 is shared too) of the first GiB.  Each is lost alone: KVM refuses it
+ * (EHWPOISON), the host gets SIGBUS on the shared one, the guest reads
+ * every other page back, mapped at 2 MiB where it can (chunk 7 at 4 KiB
+ * now, the poisoned page not at all) and the other GiB still at 1 GiB.
+ * Sharing the rest of chunk 7 still works.  When the file goes, the
+ * 1 GiB page leaves its pool (poisoned), the other one comes back.
+ */
+TEST_F_TIMEOUT(split, memory_failure_in_split_gib, 300)
+{
+	u64 shared_off = 3 * SZ_2M + 5 * PAGE_SIZE, bad_off = 7 * SZ_2M + 9 * PAGE_SIZE;
+	unsigned long pfn, folio, first;
+	long hc, p0[2], nr[2];
+	int nid, home = -1;
+	char *page;
+
+	ASSERT_EQ(0, access(HWPOISON_CORRUPT, W_OK)) TH_LOG("no %s", HWPOISON_CORRUPT);
+	for (nid = 0; nid < 2; nid++) {
+		p0[nid] = pool_field(nid, "poisoned");
+		ASSERT_LE(0, p0[nid]);
+	}
+	hc = hw_corrupted_kb();
+	ASSERT_LE(0, hc);
+	/* Two shared pages: the poisoned one and its neighbour. */
+	ASSERT_EQ(0, convert(self->fd, shared_off, 2 * PAGE_SIZE, 0, PRESERVE, NULL));
+	page = (char *)self->mem + shared_off;
+	ASSERT_EQ(expected(GPA + shared_off), READ_ONCE(*(u64 *)page));
+	pfn = pagemap_pfn(page);
+	ASSERT_NE(0, pfn);
+	folio = pfn - shared_off / PAGE_SIZE;
+	/* The pool that holds it. */
+	for (nid = 0; nid < 2; nid++) {
+		struct folio_line lines[8];
+		int i, n = pool_folios(nid, lines, 8);
+
+		for (i = 0; i < n; i++)
+			if (lines[i].pfn == folio)
+				home = nid;
+	}
+	ASSERT_LE(0, home) TH_LOG("pfn %#lx is not a pool's 1 GiB folio", folio);
+	run(_metadata, self, CMD_VERIFY);
+	expect_maps(_metadata, self, -1, 511, 512);
+
+	/* The private page: only it is lost. */
+	self->poisoned = true;
+	ASSERT_EQ(0, hwpoison_write(HWPOISON_CORRUPT, folio + bad_off / PAGE_SIZE));
+	EXPECT_EQ(1, hwpoisoned(folio, &first));
+	EXPECT_EQ(folio + bad_off / PAGE_SIZE, first);
+	EXPECT_EQ(hc + 4, hw_corrupted_kb());
+	bad_gpa[0] = GPA + bad_off;
+	expect_prefault_hwpoison(_metadata, self, bad_off);
+	run(_metadata, self, CMD_VERIFY);
+	/* Chunk 7 maps at 4 KiB now, all but the poisoned page. */
+	expect_maps(_metadata, self, -1, 510, 512 + 511);
+
+	/* The shared page: the host loses it too, and only it. */
+	ASSERT_EQ(0, hwpoison_write(HWPOISON_CORRUPT, pfn));
+	EXPECT_EQ(2, hwpoisoned(folio, &first));
+	EXPECT_EQ(hc + 8, hw_corrupted_kb());
+	EXPECT_TRUE(read_sigbus(page));
+	EXPECT_EQ(expected(GPA + shared_off + PAGE_SIZE),
+		  READ_ONCE(*(u64 *)(page + PAGE_SIZE)));
+	bad_gpa[1] = GPA + shared_off;
+	expect_prefault_hwpoison(_metadata, self, shared_off);
+	run(_metadata, self, CMD_VERIFY);
+	expect_maps(_metadata, self, -1, 510, 511 + 511);
+
+	/* Conversions around a poisoned page still work. */
+	ASSERT_EQ(0, convert(self->fd, bad_off + PAGE_SIZE, PAGE_SIZE, 0, PRESERVE, NULL));
+	EXPECT_EQ(expected(GPA + bad_off + PAGE_SIZE),
+		  READ_ONCE(*(u64 *)((char *)self->mem + bad_off + PAGE_SIZE)));
+	ASSERT_EQ(0, convert(self->fd, bad_off + PAGE_SIZE, PAGE_SIZE, PRIVATE, PRESERVE,
+			     NULL));
+	run(_metadata, self, CMD_VERIFY);
+
+	/* The file goes: the poisoned 1 GiB page leaves its pool. */
+	for (nid = 0; nid < 2; nid++)
+		nr[nid] = node_long(nid, "nr_pages");
+	munmap(self->mem, SIZE);
+	self->mem = NULL;
+	close(self->fd);
+	self->fd = -1;
+	kvm_vm_free(self->vm);
+	self->vm = NULL;
+	for (nid = 0; nid < 2; nid++)
+		EXPECT_TRUE(pool_is(nid, nr[nid] - (nid == home), nr[nid] - (nid == home), 0, 0,
+				    p0[nid] + (nid == home), 5));
+	bad_gpa[0] = -1ULL;
+	bad_gpa[1] = -1ULL;
 }
 
 TEST_HARNESS_MAIN
