@@ -803,13 +803,10 @@ static void *punch_hammer(void *arg)
  * writes it and another thread punches it: every conversion succeeds, at
  * worst after EAGAIN retries while a fault or the punch holds the folio, the
  * guest only exits to sync (or on a memory fault a conversion caused), and
- * the pool pages all come back (teardown).
- */
-/*
- * Its 1 GiB variant zeroes a GiB after each punch, several seconds under
- * TCG on the one CPU of the gmem-conversion boot: it punches 30 times at
- * most (about as often as it managed on two CPUs), and the limit only
- * catches a hang.
+ * the pool pages all come back (teardown).  The 1 GiB variant zeroes a
+ * GiB after each punch, several seconds under TCG on the one CPU of the
+ * gmem-conversion boot: it punches 30 times at most (about as often as it
+ * managed on two CPUs), and the time limit only catches a hang.
  */
 TEST_F_TIMEOUT(conv, conversions_race_guest_and_punch, 400)
 {
