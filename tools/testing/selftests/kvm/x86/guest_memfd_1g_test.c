@@ -619,7 +619,7 @@ static void check_policy(struct __test_metadata *_metadata, struct kvm_vm *vm,
 	ASSERT_TRUE(pools_wait(base, NULL, NULL));
 }
 
-TEST_F(gmem_1g, memory_policies)
+TEST_F_TIMEOUT(gmem_1g, memory_policies, 120)
 {
 	/* Default: the local node (0) first, then the other one. */
 	check_policy(_metadata, self->vm, self->base, MPOL_DEFAULT, 0, 1, 1, 0);
@@ -702,7 +702,7 @@ TEST_F_TIMEOUT(gmem_1g, kvm_faults_follow_mbind, 120)
 	kvm_vm_free(vm);
 }
 
-TEST_F(gmem_1g, placement_follows_policy)
+TEST_F_TIMEOUT(gmem_1g, placement_follows_policy, 120)
 {
 	char *mem;
 	int fd;
