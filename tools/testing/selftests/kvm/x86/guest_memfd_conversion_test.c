@@ -36,6 +36,11 @@
 #include "ucall_common.h"
 #include "kselftest_harness.h"
 
+/*
+ * Hang limit of a case: the 1 GiB variants zero GiBs, which takes minutes
+ * on the debug kernel (KASAN) on the one CPU of the gmem-conversion boot.
+ */
+#define CASE_TIMEOUT	300
 #define GPA		SZ_4G
 #define SLOT		1
 #define PRIVATE		KVM_MEMORY_ATTRIBUTE_PRIVATE
@@ -243,7 +248,7 @@ static bool units_are(char *mem, u64 unit, int units, const bool *private,
 	return true;
 }
 
-TEST_F(conv, single_unit_both_ways)
+TEST_F_TIMEOUT(conv, single_unit_both_ways, CASE_TIMEOUT)
 {
 	bool priv[4] = { false };
 	char data[4] = { 'a', 'b', 'c', 'd' };
@@ -270,7 +275,7 @@ TEST_F(conv, single_unit_both_ways)
 }
 
 /* A range of several units converts at once; the units around it do not. */
-TEST_F(conv, range_across_units)
+TEST_F_TIMEOUT(conv, range_across_units, CASE_TIMEOUT)
 {
 	bool priv[4] = { false };
 	char data[4] = { 'a', 'b', 'c', 'd' };
@@ -297,7 +302,7 @@ TEST_F(conv, range_across_units)
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, NULL));
 }
 
-TEST_F(conv, init_private_and_before_allocation)
+TEST_F_TIMEOUT(conv, init_private_and_before_allocation, CASE_TIMEOUT)
 {
 	bool priv[4] = { true, true, true, true };
 	char zeros[4] = { 0 };
@@ -314,7 +319,7 @@ TEST_F(conv, init_private_and_before_allocation)
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, zeros));
 }
 
-TEST_F(conv, punch_keeps_attributes)
+TEST_F_TIMEOUT(conv, punch_keeps_attributes, CASE_TIMEOUT)
 {
 	bool priv[4] = { false };
 	char data[4] = { 'a', 'b', 'c', 'd' }, zeros[4] = { 0 };
@@ -332,7 +337,7 @@ TEST_F(conv, punch_keeps_attributes)
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, zeros));
 }
 
-TEST_F(conv, zero_content_mode)
+TEST_F_TIMEOUT(conv, zero_content_mode, CASE_TIMEOUT)
 {
 	bool priv[4] = { false };
 	char data[4] = { 'a', 'b', 'c', 'd' };
@@ -348,7 +353,7 @@ TEST_F(conv, zero_content_mode)
 	ASSERT_TRUE(units_are(mem, self->unit, self->units, priv, data));
 }
 
-TEST_F(conv, elevated_reference_eagain)
+TEST_F_TIMEOUT(conv, elevated_reference_eagain, CASE_TIMEOUT)
 {
 	bool priv[4] = { false };
 	char data[4] = { 'a', 'b', 'c', 'd' }, buf[64];
@@ -386,7 +391,7 @@ TEST_F(conv, elevated_reference_eagain)
 #include "../../../../../mm/gup_test.h"
 
 /* A long-term pin (FOLL_LONGTERM, as VFIO or iommufd take) refuses it too. */
-TEST_F(conv, longterm_pin_eagain)
+TEST_F_TIMEOUT(conv, longterm_pin_eagain, CASE_TIMEOUT)
 {
 	bool priv[4] = { false };
 	char data[4] = { 'a', 'b', 'c', 'd' };
@@ -415,7 +420,7 @@ TEST_F(conv, longterm_pin_eagain)
 	close(gfd);
 }
 
-TEST_F(conv, forked_child_sees_conversion)
+TEST_F_TIMEOUT(conv, forked_child_sees_conversion, CASE_TIMEOUT)
 {
 	bool priv[4] = { false };
 	char data[4] = { 'a', 'b', 'c', 'd' };
@@ -449,7 +454,7 @@ TEST_F(conv, forked_child_sees_conversion)
 	ASSERT_EQ(0, WEXITSTATUS(status));
 }
 
-TEST_F(conv, bad_inputs)
+TEST_F_TIMEOUT(conv, bad_inputs, CASE_TIMEOUT)
 {
 	u64 size = self->unit * self->units, eo;
 	struct kvm_memory_attributes2 a = { .size = PAGE_SIZE };
@@ -546,7 +551,7 @@ static bool page_present(void *addr)
  * the page after it.  The racers see both states, and never data while the
  * page is private.
  */
-TEST_F_TIMEOUT(conv, conversions_race_host_faults, 120)
+TEST_F_TIMEOUT(conv, conversions_race_host_faults, CASE_TIMEOUT)
 {
 	struct racer r = { 0 };
 	int fd, i, done = 0, again = 0, late = 0, t;
@@ -726,12 +731,12 @@ static void exchange(struct __test_metadata *_metadata, u64 size, bool huge,
 	kvm_vm_free(vm);
 }
 
-TEST_F(conv, guest_and_vmm_exchange_data)
+TEST_F_TIMEOUT(conv, guest_and_vmm_exchange_data, CASE_TIMEOUT)
 {
 	exchange(_metadata, self->unit, variant->huge, KVM_X86_SW_PROTECTED_VM);
 }
 
-TEST_F(conv, default_vm_private_is_guest_only)
+TEST_F_TIMEOUT(conv, default_vm_private_is_guest_only, CASE_TIMEOUT)
 {
 	exchange(_metadata, self->unit, variant->huge, KVM_X86_DEFAULT_VM);
 }
