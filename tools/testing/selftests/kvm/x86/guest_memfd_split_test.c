@@ -48,7 +48,6 @@
 #define SIZE		(2ULL * SZ_1G)
 #define PRIVATE		KVM_MEMORY_ATTRIBUTE_PRIVATE
 #define PRESERVE	KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE
-#define NODE_DIR	"/sys/kernel/mm/gmem_cma/node%d/%s"
 #define SAVED_1G	4095	/* vmemmap pages a trimmed 1 GiB folio saves */
 #define SAVED_2M	7	/* ... and a trimmed 2 MiB folio */
 
@@ -94,34 +93,10 @@ static void guest_code(void)
 	}
 }
 
-static long node_long(int nid, const char *name)
-{
-	char path[96], buf[24] = "";
-	int fd;
-	long n;
-
-	snprintf(path, sizeof(path), NODE_DIR, nid, name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n <= 0 ? -1 : strtol(buf, NULL, 10);
-}
-
-static int set_pool(int nid, long pages)
-{
-	char path[96], buf[24];
-
-	snprintf(path, sizeof(path), NODE_DIR, nid, "nr_pages");
-	snprintf(buf, sizeof(buf), "%ld", pages);
-	return write_str(path, buf);
-}
-
 static long vmemmap_saved(void)
 {
-	return node_long(0, "vmemmap_saved_pages") +
-	       node_long(1, "vmemmap_saved_pages");
+	return node_sysfs(0, "vmemmap_saved_pages") +
+	       node_sysfs(1, "vmemmap_saved_pages");
 }
 
 /* vmemmap_saved() equals @want, waiting up to 5 s (merges are deferred). */
@@ -224,9 +199,9 @@ FIXTURE_SETUP(split)
 	self->nr_threads = 0;
 	self->saved_before = vmemmap_saved();
 	for (nid = 0; nid < 2; nid++) {
-		self->pools[nid] = node_long(nid, "nr_pages");
+		self->pools[nid] = node_sysfs(nid, "nr_pages");
 		ASSERT_LE(0, self->pools[nid]);
-		ASSERT_EQ(0, set_pool(nid, 2));
+		ASSERT_EQ(0, set_pages(nid, 2));
 	}
 	self->saved0 = vmemmap_saved();
 	self->vm = __vm_create_shape_with_one_vcpu(shape, &self->vcpu,
@@ -280,17 +255,17 @@ FIXTURE_TEARDOWN(split)
 	if (self->vm)
 		kvm_vm_free(self->vm);
 	for (nid = 0; nid < 2; nid++) {
-		for (i = 0; i < 100 && (node_long(nid, "used_pages") ||
-					node_long(nid, "resv_pages")); i++)
+		for (i = 0; i < 100 && (node_sysfs(nid, "used_pages") ||
+					node_sysfs(nid, "resv_pages")); i++)
 			usleep(100 * 1000);
-		EXPECT_EQ(0, node_long(nid, "used_pages"));
-		EXPECT_EQ(0, node_long(nid, "resv_pages"));
+		EXPECT_EQ(0, node_sysfs(nid, "used_pages"));
+		EXPECT_EQ(0, node_sysfs(nid, "resv_pages"));
 		want = self->pools[nid];
 		/* A retired page is gone from the area: it may now be short. */
 		if (self->poisoned)
 			want = min(want, pool_field(nid, "capacity") -
 				   pool_field(nid, "poisoned"));
-		EXPECT_EQ(0, set_pool(nid, want));
+		EXPECT_EQ(0, set_pages(nid, want));
 	}
 	if (!self->poisoned)
 		EXPECT_TRUE(saved_is(self->saved_before));
@@ -821,7 +796,7 @@ TEST_F_TIMEOUT(split, memory_failure_in_split_gib, 300)
 
 	/* The file goes: the poisoned 1 GiB page leaves its pool. */
 	for (nid = 0; nid < 2; nid++)
-		nr[nid] = node_long(nid, "nr_pages");
+		nr[nid] = node_sysfs(nid, "nr_pages");
 	munmap(self->mem, SIZE);
 	self->mem = NULL;
 	close(self->fd);
