@@ -2,7 +2,9 @@
 # The reverse of assemble.sh: turn the commits on top of "pristine" in the
 # assembled tree back into patches/ (changes to upstream files, one patch per
 # commit, written to patches/series) and our new files (copied to their
-# kernel paths in this repo, listed per patch in patches/files).
+# kernel paths in this repo, listed in patches/files with the first patch
+# that adds or changes them: assemble.sh gives each file one patch, which
+# carries its final content).
 #
 # usage: refresh.sh <build-tree>
 set -euo pipefail
@@ -41,6 +43,7 @@ echo "# <patch>: <new files of ours that the patch adds, at their kernel paths>"
 	> "$repo/patches/files"
 
 n=0
+declare -A listed=()
 for c in $(git rev-list --reverse pristine..HEAD); do
 	n=$((n + 1))
 	upstream=() ours=()
@@ -66,6 +69,12 @@ for c in $(git rev-list --reverse pristine..HEAD); do
 			chmod +x "$repo/$f"
 		fi
 	done
-	echo "$name: ${ours[*]}" >> "$repo/patches/files"
+	first=()
+	for f in "${ours[@]}"; do
+		[ -n "${listed[$f]:-}" ] && continue
+		listed[$f]=1
+		first+=("$f")
+	done
+	echo "$name: ${first[*]}" >> "$repo/patches/files"
 done
 echo "refresh: wrote $n patches to $repo/patches"
