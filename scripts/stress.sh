@@ -36,8 +36,11 @@ seed=${STRESS_SEED:-0x$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')}
 jobs=${STRESS_JOBS:-4}
 poison=${STRESS_POISON:-2}
 scale=${STRESS_TIMEOUT_SCALE:-4}
-# Every KASAN report, not only the first one.
-kargs="kasan_multi_shot"
+# Every KASAN report, not only the first one.  no5lvl: with LA57, an
+# interrupt while identify_cpu() re-reads the boot CPU's features makes
+# KASAN take every direct-map address for a wild one (README, "Known
+# problems").
+kargs="kasan_multi_shot no5lvl"
 
 # The judge's own test first: each of its detectors must fail.
 "$here/stress-judge.py" --self-test > "$logs/stress-judge-self-test.txt" ||
