@@ -3,7 +3,10 @@
  * Latency of in-place conversion (KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd,
  * kvm.gmem_in_place_conversion=1): 4 KiB, 2 MiB and 1 GiB ranges, shared to
  * private and back, on a file of 4 KiB pages and on a file of 1 GiB gmem_cma
- * pages (whole pages only), every page allocated and host-mapped first.
+ * pages, every page allocated and host-mapped first.  On the 1 GiB-page file
+ * the first 4 KiB round splits the shared 1 GiB page to 4 KiB folios, and it
+ * stays split: the benchmark converts back to shared before the merge work
+ * runs, and only private pages merge.
  * Prints one line per case with the median over the rounds, in microseconds,
  * and a "BENCH convert <file>_<range> 0 <to private> <to shared>" line for
  * scripts/bench-table.py.  A benchmark, not a test: its numbers are never
