@@ -446,19 +446,26 @@ static int gmem_cma_pick_node(struct gmem_cma_subpool *sp, unsigned long pg,
 	return NUMA_NO_NODE;
 }
 
-/* Turn one reserved page of @sp into a folio in use, with one reference. */
+/*
+ * Turn one reserved page of @sp into a folio in use, with one reference;
+ * *@zeroed says whether it was cleared ahead of time.  ERR_PTR(-EAGAIN): the
+ * only free folio of node *@nid is being zeroed, see
+ * gmem_cma_pool_wait_zeroing().
+ */
 static struct folio *gmem_cma_subpool_alloc(struct gmem_cma_subpool *sp,
 					    unsigned long pg,
-					    const struct mempolicy *pol)
+					    const struct mempolicy *pol,
+					    int *nid_out, bool *zeroed)
 {
 	struct folio *folio = NULL;
 	int nid;
 
 	spin_lock(&sp->lock);
 	nid = gmem_cma_pick_node(sp, pg, pol);
+	*nid_out = nid;
 	if (nid != NUMA_NO_NODE)
-		folio = gmem_cma_pool_alloc(nid);
-	if (folio) {
+		folio = gmem_cma_pool_alloc(nid, zeroed);
+	if (!IS_ERR_OR_NULL(folio)) {
 		sp->count[nid].resv--;
 		sp->count[nid].used++;
 		kref_get(&sp->ref);
@@ -557,8 +564,10 @@ static struct mutex *gmem_cma_fault_lock(struct address_space *mapping,
  *
  * For callers whose own page cache lookup found nothing.  Callers for the
  * same 1 GiB page are serialized and look again; the first one allocates
- * the folio from the file's reservation, zeroes it, marks it up to date and
- * adds it to the page cache, the others find it there.
+ * the folio from the file's reservation, zeroes it (unless the pool's
+ * zeroer did, see mm/gmem_cma_zero.c), marks it up to date and adds it to
+ * the page cache, the others find it there.  If the only free folio is the
+ * one the zeroer is clearing, it waits for the zeroer to give it back.
  *
  * If the file has no reserved page left because a punched folio is still
  * referenced, wait for that folio to come back, with no lock held, until
@@ -578,7 +587,8 @@ struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 	struct mutex *lock;	/* serializes faults on this 1 GiB page */
 	struct folio *folio;
 	unsigned long seen;
-	int err;
+	bool zeroed;
+	int err, nid;
 
 	lock = gmem_cma_fault_lock(mapping, pg);
 	for (;;) {
@@ -589,7 +599,14 @@ struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 			goto out;
 
 		seen = READ_ONCE(sp->returned);
-		folio = gmem_cma_subpool_alloc(sp, pg, pol);
+		folio = gmem_cma_subpool_alloc(sp, pg, pol, &nid, &zeroed);
+		if (folio == ERR_PTR(-EAGAIN)) {
+			/* Being zeroed: the zeroer gives it back within a batch. */
+			mutex_unlock(lock);
+			if (gmem_cma_pool_wait_zeroing(nid))
+				return ERR_PTR(-EINTR);
+			continue;
+		}
 		if (folio || !gmem_cma_in_flight(sp, mapping))
 			break;
 		/* Never sleep on a folio's return with the hashed lock held. */
@@ -604,7 +621,9 @@ struct folio *gmem_cma_get_folio(struct gmem_cma_subpool *sp,
 		folio = ERR_PTR(-ENOMEM);
 		goto out;
 	}
-	gmem_cma_zero_folio(folio);
+	/* Cleared since its last use by the pool's zeroer, or now. */
+	if (!zeroed)
+		gmem_cma_zero_folio(folio);
 	folio_mark_uptodate(folio);
 	folio_set_large_rmappable(folio);
 	__folio_set_locked(folio);

@@ -12,9 +12,11 @@
 #include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 
 struct cma;
 struct folio;
+struct task_struct;
 
 /*
  * Problems found in a gmem_cma= value.  Each one is reported with one
@@ -55,6 +57,28 @@ void gmem_cma_plan(struct gmem_cma_request *req, const u64 *node_bytes,
 struct cma *gmem_cma_area(int nid);
 
 /**
+ * struct gmem_cma_zero_stats - a node's pre-zeroing counters
+ * @folios: folios the zeroer cleared whole
+ * @pages: 4 KiB pages the zeroer cleared, in whole or unfinished folios
+ * @aborts: folios the zeroer gave back unfinished (wanted, switched off)
+ * @retired: folios a memory failure took from the zeroer
+ * @alloc_zeroed: allocations served by a folio cleared ahead of time
+ * @alloc_cleared: allocations whose folio the allocator cleared itself
+ * @cpu_ns: CPU time the zeroer used (filled in by the snapshot only)
+ * @zeroing_pfn: first pfn of the folio being cleared, 0 if none (snapshot)
+ */
+struct gmem_cma_zero_stats {
+	unsigned long folios;
+	unsigned long pages;
+	unsigned long aborts;
+	unsigned long retired;
+	unsigned long alloc_zeroed;
+	unsigned long alloc_cleared;
+	u64 cpu_ns;
+	unsigned long zeroing_pfn;
+};
+
+/**
  * struct gmem_cma_pool - the 1 GiB pages a node holds out of its area
  * @lock: protects every other field
  * @free_list: folios not in use (free or promised to a reservation), frozen
@@ -68,19 +92,43 @@ struct cma *gmem_cma_area(int nid);
  * @shrinks: 1 GiB pages given back to CMA
  * @poisoned_list: folios with a poisoned page, never handed out again
  * @nr_poisoned: folios on @poisoned_list
+ * @zeroed_list: free folios cleared since their last use, frozen; counted
+ *               in @nr_free
+ * @nr_zeroed: folios on @zeroed_list
+ * @zeroing: the free folio the node's zeroer is clearing, on no list,
+ *           counted in @nr_free; NULL if none
+ * @want: an allocation or a shrink waits for @zeroing
+ * @backoff: the zeroer gave a folio back because it was wanted: it starts
+ *           no other one until a folio was taken or @backoff_until passed
+ * @backoff_until: jiffies
+ * @zst: the zeroer's counters
+ * @zeroer: the node's zeroer thread, or NULL (not under @lock: set once)
+ * @zeroer_wait: the zeroer waits there for work (not under @lock)
+ * @zero_wait: allocations and shrinks wait there for @zeroing to come
+ *             back (not under @lock)
  */
 struct gmem_cma_pool {
-	spinlock_t lock;		/* protects the fields below */
+	spinlock_t lock;		/* protects the fields up to @zst */
 	struct list_head free_list;
 	struct list_head used_list;
 	struct list_head poisoned_list;
+	struct list_head zeroed_list;
 	unsigned long nr_free;
 	unsigned long nr_resv;
 	unsigned long nr_used;
 	unsigned long nr_poisoned;
+	unsigned long nr_zeroed;
 	unsigned long alloc_fail;
 	unsigned long grow_attempts;
 	unsigned long shrinks;
+	struct folio *zeroing;
+	bool want;
+	bool backoff;
+	unsigned long backoff_until;
+	struct gmem_cma_zero_stats zst;
+	struct task_struct *zeroer;
+	wait_queue_head_t zeroer_wait;
+	wait_queue_head_t zero_wait;
 };
 
 /**
@@ -98,6 +146,7 @@ struct gmem_cma_pool {
  * @resv_short: reserved pages with no free folio behind them, after a
  *              free folio was poisoned and CMA had no replacement
  * @vmemmap_saved: vmemmap pages (4 KiB) freed by trimming the pool's folios
+ * @zeroed: free pages cleared ahead of time, ready to be handed out
  */
 struct gmem_cma_pool_stats {
 	unsigned long capacity;
@@ -111,6 +160,7 @@ struct gmem_cma_pool_stats {
 	unsigned long poisoned;
 	unsigned long resv_short;
 	unsigned long vmemmap_saved;
+	unsigned long zeroed;
 };
 
 struct gmem_cma_pool *gmem_cma_pool(int nid);
@@ -119,12 +169,24 @@ unsigned long gmem_cma_total_pool_pages(void);
 int gmem_cma_set_pool_pages(int nid, unsigned long target);
 int gmem_cma_pool_reserve(int nid, unsigned long nr);
 void gmem_cma_pool_unreserve(int nid, unsigned long nr);
-struct folio *gmem_cma_pool_alloc(int nid);
+struct folio *gmem_cma_pool_alloc(int nid, bool *zeroed);
+int gmem_cma_pool_wait_zeroing(int nid);
 void gmem_cma_pool_free(int nid, struct folio *folio, bool keep_reserved);
 void gmem_cma_pool_retire(int nid, struct folio *folio);
 long gmem_cma_pool_retire_free(int nid, struct folio *folio);
 void gmem_cma_pool_refill(void);
 void gmem_cma_pool_refill_flush(void);
+void gmem_cma_pool_zero_stats(int nid, struct gmem_cma_zero_stats *zst);
+struct folio *gmem_cma_pool_zero_begin(int nid);
+bool gmem_cma_pool_zero_continue(int nid, struct folio *folio,
+				 unsigned long cleared, bool stop);
+void gmem_cma_pool_zero_end(int nid, struct folio *folio,
+			    unsigned long cleared);
+bool gmem_cma_pool_zero_pending(int nid);
+void gmem_cma_pool_drop_zeroed(int nid);
+void gmem_cma_zeroer_wake(int nid);
+bool gmem_cma_prezero_enabled(void);
+int gmem_cma_prezero_set(bool on);
 #if IS_ENABLED(CONFIG_KUNIT)
 void gmem_cma_pool_shrink_window(int nid, struct folio *folio);
 int gmem_cma_vmemmap_restore_pages(struct page *page, unsigned long nr,

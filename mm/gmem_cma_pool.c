@@ -9,6 +9,12 @@
  *   reserved  held by the pool and promised to a guest_memfd file
  *   in use    allocated to a guest_memfd file
  *
+ * A free or reserved folio is also either zeroed (cleared since its last
+ * use, on the zeroed list), being zeroed (held by the node's zeroer, on no
+ * list) or neither (on the free list): see mm/gmem_cma_zero.c.  Every way
+ * into the pool (grow, free, shrink rollback) lands on the free list; only
+ * the zeroer moves a folio to the zeroed list.
+ *
  * The pool holds free, reserved and in-use pages (nr_pages).  Reserved pages
  * are a count, not particular folios: a reservation is a promise that a
  * free folio will be there when the owner asks.  Growing the pool takes
@@ -21,6 +27,7 @@
 #define pr_fmt(fmt) "gmem_cma: " fmt
 
 #include <linux/cma.h>
+#include <linux/jiffies.h>
 #include <linux/gmem_cma.h>
 #include <linux/init.h>
 #include <linux/list.h>
@@ -31,6 +38,7 @@
 #include <linux/printk.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <kunit/static_stub.h>
 #include <kunit/visibility.h>
@@ -92,6 +100,7 @@ void gmem_cma_pool_stats(int nid, struct gmem_cma_pool_stats *stats)
 	stats->grow_attempts = pool->grow_attempts;
 	stats->shrinks = pool->shrinks;
 	stats->poisoned = pool->nr_poisoned;
+	stats->zeroed = pool->nr_zeroed;
 	spin_unlock(&pool->lock);
 	stats->vmemmap_saved = gmem_cma_vmemmap_saved(nid);
 }
@@ -154,20 +163,57 @@ static int gmem_cma_pool_grow_one(int nid)
 	list_add_tail(&folio->lru, &pool->free_list);
 	pool->nr_free++;
 	spin_unlock(&pool->lock);
+	gmem_cma_zeroer_wake(nid);
 	return 0;
 }
 
-/* The first free folio without a poisoned page, or NULL. */
-static struct folio *gmem_cma_first_free(struct gmem_cma_pool *pool)
+/* The first folio of a pool list without a poisoned page, or NULL. */
+static struct folio *gmem_cma_first_good(struct gmem_cma_pool *pool,
+					 struct list_head *list)
 {
 	struct folio *folio;
 
 	lockdep_assert_held(&pool->lock);
 
-	list_for_each_entry(folio, &pool->free_list, lru)
+	list_for_each_entry(folio, list, lru)
 		if (!gmem_cma_vmemmap_poisoned(folio))
 			return folio;
 	return NULL;
+}
+
+/* The first free folio without a poisoned page that is not zeroed, or NULL. */
+static struct folio *gmem_cma_first_free(struct gmem_cma_pool *pool)
+{
+	return gmem_cma_first_good(pool, &pool->free_list);
+}
+
+/*
+ * The first zeroed folio without a poisoned page, or NULL; it is no longer
+ * counted as zeroed.
+ */
+static struct folio *gmem_cma_take_zeroed(struct gmem_cma_pool *pool)
+{
+	struct folio *folio = gmem_cma_first_good(pool, &pool->zeroed_list);
+
+	if (folio)
+		pool->nr_zeroed--;
+	return folio;
+}
+
+/*
+ * Ask the zeroer to give back the folio it holds, and wait until it did:
+ * at most one batch.  Return 0, or -EINTR if a fatal signal came.
+ */
+static int gmem_cma_pool_want_zeroing(int nid, bool killable)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+
+	gmem_cma_zeroer_wake(nid);
+	if (!killable) {
+		wait_event(pool->zero_wait, !READ_ONCE(pool->want));
+		return 0;
+	}
+	return wait_event_killable(pool->zero_wait, !READ_ONCE(pool->want));
 }
 
 /**
@@ -198,12 +244,26 @@ static int gmem_cma_pool_shrink_one(int nid)
 
 	lockdep_assert_held(&gmem_cma_resize_lock);
 
-	spin_lock(&pool->lock);
-	folio = pool->nr_free > pool->nr_resv ? gmem_cma_first_free(pool) : NULL;
+	/* Keep the zeroer's work: give back a folio it has not cleared first. */
+	for (;;) {
+		spin_lock(&pool->lock);
+		folio = NULL;
+		if (pool->nr_free > pool->nr_resv) {
+			folio = gmem_cma_first_free(pool);
+			if (!folio)
+				folio = gmem_cma_take_zeroed(pool);
+		}
+		if (folio || !pool->zeroing || pool->nr_free <= pool->nr_resv)
+			break;
+		pool->want = true;
+		spin_unlock(&pool->lock);
+		gmem_cma_pool_want_zeroing(nid, false);
+	}
 	if (!folio) {
 		spin_unlock(&pool->lock);
 		return -EBUSY;
 	}
+	pool->backoff = false;
 	list_del(&folio->lru);
 	pool->nr_free--;
 	spin_unlock(&pool->lock);
@@ -218,6 +278,7 @@ static int gmem_cma_pool_shrink_one(int nid)
 		folio = NULL;
 		ret = 0;
 	} else if (ret) {
+		/* Not known to be zeroed any more: the zeroer may clear it. */
 		list_add(&folio->lru, &pool->free_list);
 		pool->nr_free++;
 	} else {
@@ -395,32 +456,71 @@ EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_unreserve);
 /**
  * gmem_cma_pool_alloc() - allocate a reserved page of a node's pool
  * @nid: node id
+ * @zeroed: set to true if the folio was cleared since its last use
  *
- * Turns one reserved page into a page in use.
+ * Turns one reserved page into a page in use.  Prefers a folio the zeroer
+ * cleared ahead of time (only while pre-zeroing is on).  Does not sleep.
  *
- * Return: a 1 GiB folio with a reference count of one, not zeroed, or NULL
- * if the node has no reserved page, or only ones with a poisoned page.
+ * Return: a 1 GiB folio with a reference count of one, NULL if the node has
+ * no reserved page, or only ones with a poisoned page, or ERR_PTR(-EAGAIN)
+ * if the only free folio is the one the zeroer is clearing: the zeroer was
+ * asked to give it back, gmem_cma_pool_wait_zeroing() waits for that.
  */
-struct folio *gmem_cma_pool_alloc(int nid)
+struct folio *gmem_cma_pool_alloc(int nid, bool *zeroed)
 {
 	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
 	struct folio *folio = NULL;
 
+	*zeroed = false;
 	spin_lock(&pool->lock);
-	if (pool->nr_resv)
-		folio = gmem_cma_first_free(pool);
-	if (folio) {
+	if (pool->nr_resv) {
+		if (gmem_cma_prezero_enabled())
+			folio = gmem_cma_take_zeroed(pool);
+		*zeroed = folio;
+		if (!folio)
+			folio = gmem_cma_first_free(pool);
+		if (!folio && pool->zeroing) {
+			pool->want = true;
+			folio = ERR_PTR(-EAGAIN);
+		}
+	}
+	if (!IS_ERR_OR_NULL(folio)) {
+		pool->backoff = false;
 		list_move_tail(&folio->lru, &pool->used_list);
 		pool->nr_free--;
 		pool->nr_resv--;
 		pool->nr_used++;
+		if (*zeroed)
+			pool->zst.alloc_zeroed++;
+		else
+			pool->zst.alloc_cleared++;
 	}
 	spin_unlock(&pool->lock);
-	if (folio)
-		folio_ref_unfreeze(folio, 1);
+	if (IS_ERR_OR_NULL(folio)) {
+		if (folio)
+			gmem_cma_zeroer_wake(nid);
+		return folio;
+	}
+	folio_ref_unfreeze(folio, 1);
 	return folio;
 }
 EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_alloc);
+
+/**
+ * gmem_cma_pool_wait_zeroing() - wait for the zeroer to give back its folio
+ * @nid: node id
+ *
+ * For an allocation that got ERR_PTR(-EAGAIN) from gmem_cma_pool_alloc(),
+ * with no spinlock held.  The zeroer gives the folio back, unfinished, at
+ * the end of its current batch.
+ *
+ * Return: 0, or -EINTR if a fatal signal came.
+ */
+int gmem_cma_pool_wait_zeroing(int nid)
+{
+	return gmem_cma_pool_want_zeroing(nid, true);
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_wait_zeroing);
 
 /**
  * gmem_cma_pool_free() - return a page in use to its pool
@@ -440,6 +540,7 @@ void gmem_cma_pool_free(int nid, struct folio *folio, bool keep_reserved)
 	if (keep_reserved)
 		pool->nr_resv++;
 	spin_unlock(&pool->lock);
+	gmem_cma_zeroer_wake(nid);
 }
 EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_free);
 
@@ -462,35 +563,53 @@ void gmem_cma_pool_retire(int nid, struct folio *folio)
 	spin_unlock(&pool->lock);
 }
 
+static bool gmem_cma_on_list(struct folio *folio, struct list_head *list)
+{
+	struct folio *f;
+
+	list_for_each_entry(f, list, lru)
+		if (f == folio)
+			return true;
+	return false;
+}
+
 /**
  * gmem_cma_pool_retire_free() - take a free folio with a poisoned page out
  * @nid: node id of the folio's pool
  * @folio: the folio
  *
- * If @folio is on the free list it leaves the pool's pages for good, even
- * if a reservation counted on it: see gmem_cma_pool_refill().
+ * If @folio is free (zeroed or not, or being zeroed) it leaves the pool's
+ * pages for good, even if a reservation counted on it: see
+ * gmem_cma_pool_refill().  The zeroer stops clearing a folio taken from it
+ * at the end of its batch; a poisoned folio is never handed out or given
+ * back to CMA, so those stores harm nobody.
  *
- * Return: -ENOENT if @folio is not on the free list (a shrink, an
- * allocation or a free holds it, and deals with its poison), otherwise the
- * number of reserved pages that now have no free folio behind them.
+ * Return: -ENOENT if @folio is not free (a shrink, an allocation or a free
+ * holds it, and deals with its poison), otherwise the number of reserved
+ * pages that now have no free folio behind them.
  */
 long gmem_cma_pool_retire_free(int nid, struct folio *folio)
 {
 	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
 	long ret = -ENOENT;
-	struct folio *f;
 
 	spin_lock(&pool->lock);
-	list_for_each_entry(f, &pool->free_list, lru) {
-		if (f != folio)
-			continue;
+	if (pool->zeroing == folio) {
+		pool->zeroing = NULL;
+		pool->zst.retired++;
+		list_add_tail(&folio->lru, &pool->poisoned_list);
+	} else if (gmem_cma_on_list(folio, &pool->zeroed_list)) {
+		pool->nr_zeroed--;
 		list_move_tail(&folio->lru, &pool->poisoned_list);
-		pool->nr_free--;
-		pool->nr_poisoned++;
-		ret = pool->nr_resv > pool->nr_free ?
-		      pool->nr_resv - pool->nr_free : 0;
-		break;
+	} else if (gmem_cma_on_list(folio, &pool->free_list)) {
+		list_move_tail(&folio->lru, &pool->poisoned_list);
+	} else {
+		goto out;
 	}
+	pool->nr_free--;
+	pool->nr_poisoned++;
+	ret = pool->nr_resv > pool->nr_free ? pool->nr_resv - pool->nr_free : 0;
+out:
 	spin_unlock(&pool->lock);
 	return ret;
 }
@@ -562,10 +681,175 @@ void gmem_cma_pool_refill_flush(void)
 EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_refill_flush);
 
 /**
+ * gmem_cma_pool_zero_stats() - a snapshot of a node's pre-zeroing counters
+ * @nid: node id
+ * @zst: filled with the counters, except the zeroer's CPU time
+ */
+void gmem_cma_pool_zero_stats(int nid, struct gmem_cma_zero_stats *zst)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+
+	spin_lock(&pool->lock);
+	*zst = pool->zst;
+	zst->zeroing_pfn = pool->zeroing ? folio_pfn(pool->zeroing) : 0;
+	spin_unlock(&pool->lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_zero_stats);
+
+/* May the zeroer start on a folio now? */
+static bool gmem_cma_pool_may_zero(struct gmem_cma_pool *pool)
+{
+	lockdep_assert_held(&pool->lock);
+
+	if (!gmem_cma_prezero_enabled() || pool->zeroing)
+		return false;
+	if (pool->backoff && time_before(jiffies, pool->backoff_until))
+		return false;
+	return true;
+}
+
+/**
+ * gmem_cma_pool_zero_pending() - is there a free folio for the zeroer?
+ * @nid: node id
+ *
+ * Return: true if pre-zeroing is on and the node has a free folio that is
+ * not zeroed and has no poisoned page.
+ */
+bool gmem_cma_pool_zero_pending(int nid)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+	bool ret;
+
+	spin_lock(&pool->lock);
+	ret = gmem_cma_pool_may_zero(pool) && gmem_cma_first_free(pool);
+	spin_unlock(&pool->lock);
+	return ret;
+}
+
+/**
+ * gmem_cma_pool_zero_begin() - take a free folio to clear it
+ * @nid: node id
+ *
+ * The folio stays free (and may be reserved) but is on no list: only the
+ * zeroer touches it until it gives it back with gmem_cma_pool_zero_end(),
+ * or gmem_cma_pool_zero_continue() says it is not the zeroer's any more.
+ *
+ * Return: the folio, or NULL if there is none to clear.
+ */
+struct folio *gmem_cma_pool_zero_begin(int nid)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+	struct folio *folio = NULL;
+
+	spin_lock(&pool->lock);
+	if (gmem_cma_pool_may_zero(pool))
+		folio = gmem_cma_first_free(pool);
+	if (folio) {
+		list_del_init(&folio->lru);
+		pool->zeroing = folio;
+		pool->backoff = false;
+	}
+	spin_unlock(&pool->lock);
+	return folio;
+}
+
+/**
+ * gmem_cma_pool_zero_continue() - may the zeroer clear the next batch?
+ * @nid: node id
+ * @folio: the folio gmem_cma_pool_zero_begin() returned
+ * @cleared: 4 KiB pages cleared since the last call, for the counters
+ * @stop: the zeroer stops: give the folio back
+ *
+ * Called between batches.  If someone waits for the folio, pre-zeroing was
+ * switched off or @stop is true, the folio goes back to the free list
+ * unfinished.  If a memory failure took it, the zeroer must let go of it.
+ *
+ * Return: true to go on, false if @folio is no longer the zeroer's.
+ */
+bool gmem_cma_pool_zero_continue(int nid, struct folio *folio,
+				 unsigned long cleared, bool stop)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+	bool ret = true;
+
+	spin_lock(&pool->lock);
+	pool->zst.pages += cleared;
+	if (pool->zeroing != folio) {
+		/* Retired by memory failure: nothing to give back. */
+		pool->want = false;
+		ret = false;
+	} else if (stop || pool->want || !gmem_cma_prezero_enabled()) {
+		if (pool->want) {
+			pool->backoff = true;
+			pool->backoff_until = jiffies + HZ;
+		}
+		pool->zeroing = NULL;
+		pool->want = false;
+		pool->zst.aborts++;
+		list_add(&folio->lru, &pool->free_list);
+		ret = false;
+	}
+	spin_unlock(&pool->lock);
+	if (!ret)
+		wake_up_all(&pool->zero_wait);
+	return ret;
+}
+
+/**
+ * gmem_cma_pool_zero_end() - the zeroer cleared a whole folio
+ * @nid: node id
+ * @folio: the folio gmem_cma_pool_zero_begin() returned
+ * @cleared: 4 KiB pages cleared since the last gmem_cma_pool_zero_continue()
+ *
+ * The folio counts as zeroed from now on, unless pre-zeroing was switched
+ * off meanwhile (then it goes back to the free list) or a memory failure
+ * took it.
+ */
+void gmem_cma_pool_zero_end(int nid, struct folio *folio,
+			    unsigned long cleared)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+
+	spin_lock(&pool->lock);
+	pool->zst.pages += cleared;
+	if (pool->zeroing == folio) {
+		pool->zeroing = NULL;
+		if (gmem_cma_prezero_enabled()) {
+			list_add_tail(&folio->lru, &pool->zeroed_list);
+			pool->nr_zeroed++;
+			pool->zst.folios++;
+		} else {
+			list_add(&folio->lru, &pool->free_list);
+		}
+	}
+	pool->want = false;
+	spin_unlock(&pool->lock);
+	wake_up_all(&pool->zero_wait);
+}
+
+/**
+ * gmem_cma_pool_drop_zeroed() - forget which free folios of a node are zeroed
+ * @nid: node id
+ *
+ * For pre-zeroing switched off: every zeroed folio goes back to the free
+ * list, so that switching it on again starts from scratch.
+ */
+void gmem_cma_pool_drop_zeroed(int nid)
+{
+	struct gmem_cma_pool *pool = gmem_cma_pool(nid);
+
+	spin_lock(&pool->lock);
+	list_splice_tail_init(&pool->zeroed_list, &pool->free_list);
+	pool->nr_zeroed = 0;
+	spin_unlock(&pool->lock);
+}
+
+/**
  * gmem_cma_pool_for_each() - call @fn for every folio a node's pool holds
  * @nid: node id
  * @fn: called with the pool lock held, so it must not sleep, with the
- *      folio's state: "free" (free or reserved), "used" or "poisoned"
+ *      folio's state: "free" (free or reserved, zeroed or not), "used" or
+ *      "poisoned"
  * @data: passed to @fn
  */
 void gmem_cma_pool_for_each(int nid,
@@ -578,6 +862,10 @@ void gmem_cma_pool_for_each(int nid,
 
 	spin_lock(&pool->lock);
 	list_for_each_entry(folio, &pool->free_list, lru)
+		fn(folio, "free", data);
+	if (pool->zeroing)
+		fn(pool->zeroing, "free", data);
+	list_for_each_entry(folio, &pool->zeroed_list, lru)
 		fn(folio, "free", data);
 	list_for_each_entry(folio, &pool->used_list, lru)
 		fn(folio, "used", data);
@@ -606,6 +894,9 @@ static int __init gmem_cma_pool_init(void)
 		INIT_LIST_HEAD(&gmem_cma_pools[nid].free_list);
 		INIT_LIST_HEAD(&gmem_cma_pools[nid].used_list);
 		INIT_LIST_HEAD(&gmem_cma_pools[nid].poisoned_list);
+		INIT_LIST_HEAD(&gmem_cma_pools[nid].zeroed_list);
+		init_waitqueue_head(&gmem_cma_pools[nid].zeroer_wait);
+		init_waitqueue_head(&gmem_cma_pools[nid].zero_wait);
 	}
 	if (!gmem_cma_pool_requested)
 		return 0;

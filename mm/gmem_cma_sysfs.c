@@ -11,6 +11,7 @@
 #include <linux/debugfs.h>
 #include <linux/init.h>
 #include <linux/kobject.h>
+#include <linux/kstrtox.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/seq_file.h>
@@ -78,6 +79,7 @@ GMEM_CMA_STAT_ATTR(resv_pages, resv);
 GMEM_CMA_STAT_ATTR(used_pages, used);
 GMEM_CMA_STAT_ATTR(alloc_fail, alloc_fail);
 GMEM_CMA_STAT_ATTR(vmemmap_saved_pages, vmemmap_saved);
+GMEM_CMA_STAT_ATTR(zeroed_pages, zeroed);
 
 /* Root only: whether the pools' folios are trimmed (gmem_cma_vmemmap=). */
 static ssize_t vmemmap_trim_show(struct kobject *kobj,
@@ -87,6 +89,31 @@ static ssize_t vmemmap_trim_show(struct kobject *kobj,
 }
 
 static struct kobj_attribute vmemmap_trim_attr = __ATTR_RO(vmemmap_trim);
+
+/* Root only: whether free pages are cleared ahead of time (gmem_cma_prezero=). */
+static ssize_t prezero_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%s\n", str_on_off(gmem_cma_prezero_enabled()));
+}
+
+static ssize_t prezero_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	bool on;
+	int ret;
+
+	ret = kstrtobool(buf, &on);
+	if (ret) {
+		pr_warn_ratelimited("prezero: '%.*s' is not on or off\n",
+				    (int)min_t(size_t, strcspn(buf, "\n"), 32), buf);
+		return ret;
+	}
+	ret = gmem_cma_prezero_set(on);
+	return ret ? ret : count;
+}
+
+static struct kobj_attribute prezero_attr = __ATTR_RW_MODE(prezero, 0644);
 
 static ssize_t nr_pages_show(struct kobject *kobj, struct kobj_attribute *attr,
 			     char *buf)
@@ -151,6 +178,7 @@ static struct attribute *gmem_cma_attrs[] = {
 	&used_pages_attr.attr,
 	&alloc_fail_attr.attr,
 	&vmemmap_saved_pages_attr.attr,
+	&zeroed_pages_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(gmem_cma);
@@ -207,6 +235,8 @@ static int __init gmem_cma_sysfs_init(void)
 	ret = sysfs_create_groups(root, gmem_cma_groups);
 	if (!ret)
 		ret = sysfs_create_file(root, &vmemmap_trim_attr.attr);
+	if (!ret)
+		ret = sysfs_create_file(root, &prezero_attr.attr);
 	if (ret)
 		goto err_put_root;
 

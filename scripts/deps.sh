@@ -5,8 +5,8 @@ set -euo pipefail
 
 pkgs=(
 	build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils kmod
-	busybox-static qemu-system-x86 libnuma-dev numactl hwloc ccache rsync
-	python3 python3-ply python3-git git quilt libcap-dev file
+	busybox-static qemu-system-x86 libnuma-dev numactl hwloc libhwloc-dev
+	ccache rsync python3 python3-ply python3-git git quilt libcap-dev file
 )
 missing=()
 for p in "${pkgs[@]}"; do

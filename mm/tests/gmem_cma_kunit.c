@@ -212,6 +212,17 @@ static int gmem_cma_test_node(struct kunit *test, struct gmem_cma_pool_stats *ba
 	return NUMA_NO_NODE;
 }
 
+/* Allocate a reserved folio, waiting for the zeroer if it holds the last. */
+static struct folio *test_pool_alloc(struct kunit *test, int nid, bool *zeroed)
+{
+	struct folio *folio;
+	bool z;
+
+	while ((folio = gmem_cma_pool_alloc(nid, zeroed ?: &z)) == ERR_PTR(-EAGAIN))
+		KUNIT_ASSERT_EQ(test, gmem_cma_pool_wait_zeroing(nid), 0);
+	return folio;
+}
+
 /* The pool of @nid holds exactly these pages, and CMA agrees. */
 static void expect_pool(struct kunit *test, int nid, unsigned long nr,
 			unsigned long free, unsigned long resv, unsigned long used)
@@ -254,7 +265,7 @@ static void gmem_cma_pool_reserve_alloc_free(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages), -EBUSY);
 	expect_pool(test, nid, b.nr_pages + 1, 0, b.resv + b.free + 1, b.used);
 
-	folio = gmem_cma_pool_alloc(nid);
+	folio = test_pool_alloc(test, nid, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, folio);
 	KUNIT_EXPECT_EQ(test, folio_order(folio), GMEM_CMA_PAGE_ORDER);
 	KUNIT_EXPECT_EQ(test, folio_nid(folio), nid);
@@ -321,7 +332,7 @@ static struct folio *gmem_cma_vmemmap_folio(struct kunit *test,
 	gmem_cma_pool_stats(nid, &st);
 	KUNIT_EXPECT_EQ(test, st.vmemmap_saved, b->vmemmap_saved + SAVED_PER_FOLIO);
 	KUNIT_ASSERT_EQ(test, gmem_cma_pool_reserve(nid, b->free + 1), 0);
-	folio = gmem_cma_pool_alloc(nid);
+	folio = test_pool_alloc(test, nid, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, folio);
 	KUNIT_ASSERT_EQ(test, gmem_cma_vmemmap_shared(folio), GMEM_CMA_VMEMMAP_CHUNKS);
 	return folio;
@@ -914,7 +925,7 @@ static void gmem_cma_mf_reserved_replaced(struct kunit *test)
 	gmem_cma_pool_stats(nid, &st);
 	KUNIT_EXPECT_EQ(test, st.grow_attempts, b.grow_attempts + 2);
 
-	folio = gmem_cma_pool_alloc(nid);
+	folio = test_pool_alloc(test, nid, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, folio);
 	KUNIT_EXPECT_NE(test, folio_pfn(folio), ALIGN_DOWN(pfn, 1UL << GMEM_CMA_PAGE_ORDER));
 	KUNIT_EXPECT_FALSE(test, gmem_cma_vmemmap_poisoned(folio));
@@ -935,7 +946,7 @@ static void gmem_cma_mf_reserved_short(struct kunit *test)
 	gmem_cma_mf_poison_reserved(test, nid, &b);
 	gmem_cma_pool_refill_flush();
 	expect_mf_pool(test, nid, &b, b.nr_pages, 0, b.resv + 1, 1, 1);
-	KUNIT_EXPECT_NULL(test, gmem_cma_pool_alloc(nid));
+	KUNIT_EXPECT_NULL(test, test_pool_alloc(test, nid, NULL));
 	KUNIT_EXPECT_EQ(test, gmem_cma_pool_reserve(nid, 1), -ENOMEM);
 	gmem_cma_pool_unreserve(nid, 1);
 	expect_mf_pool(test, nid, &b, b.nr_pages, 0, b.resv, 1, 0);
@@ -954,9 +965,174 @@ static struct kunit_suite gmem_cma_mf_test_suite = {
 	.test_cases = gmem_cma_mf_test_cases,
 };
 
+/*
+ * Wait until the zeroer of @nid cleared every free folio: at most a minute
+ * (TCG clears 0.2-1 GiB/s).  Return the number of zeroed folios.
+ */
+static unsigned long gmem_cma_zero_wait_all(struct kunit *test, int nid)
+{
+	struct gmem_cma_pool_stats st;
+	int i;
+
+	for (i = 0; i < 600; i++) {
+		gmem_cma_pool_stats(nid, &st);
+		if (st.zeroed == st.free + st.resv)
+			return st.zeroed;
+		msleep(100);
+	}
+	KUNIT_FAIL(test, "node %d: %lu of %lu free folios zeroed after 60 s",
+		   nid, st.zeroed, st.free + st.resv);
+	return st.zeroed;
+}
+
+/* Every 4 KiB page of @folio reads zero at its first and last word. */
+static void expect_folio_zero(struct kunit *test, struct folio *folio)
+{
+	unsigned long i, bad = 0;
+
+	for (i = 0; i < folio_nr_pages(folio); i++) {
+		u64 *p = pfn_to_kaddr(folio_pfn(folio) + i);
+
+		if (p[0] || p[PAGE_SIZE / sizeof(u64) - 1])
+			bad++;
+	}
+	KUNIT_EXPECT_EQ(test, bad, 0);
+}
+
+/* Dirty every 4 KiB page of @folio at its first and last word. */
+static void dirty_folio(struct folio *folio)
+{
+	unsigned long i;
+
+	for (i = 0; i < folio_nr_pages(folio); i++) {
+		u64 *p = pfn_to_kaddr(folio_pfn(folio) + i);
+
+		p[0] = 0x5a5a5a5a5a5a5a5aULL;
+		p[PAGE_SIZE / sizeof(u64) - 1] = i + 1;
+	}
+}
+
+/* A node with room for one more folio, with pre-zeroing on, or skip. */
+static int gmem_cma_zero_node(struct kunit *test, struct gmem_cma_pool_stats *b)
+{
+	if (!gmem_cma_prezero_enabled())
+		kunit_skip(test, "gmem_cma_prezero=off");
+	return gmem_cma_test_node(test, b);
+}
+
+/*
+ * A grown folio is cleared in the background; an allocation takes it
+ * zeroed; dirtied and freed, it is not zeroed until the zeroer cleared it
+ * again.
+ */
+static void gmem_cma_zero_grow_alloc_free(struct kunit *test)
+{
+	struct gmem_cma_zero_stats zb, zst;
+	struct gmem_cma_pool_stats b, st;
+	int nid = gmem_cma_zero_node(test, &b);
+	struct folio *folio;
+	unsigned long z;
+	bool zeroed;
+
+	gmem_cma_zero_wait_all(test, nid);
+	gmem_cma_pool_stats(nid, &b);
+	gmem_cma_pool_zero_stats(nid, &zb);
+	KUNIT_ASSERT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages + 1), 0);
+	z = gmem_cma_zero_wait_all(test, nid);
+	KUNIT_EXPECT_EQ(test, z, b.zeroed + 1);
+	gmem_cma_pool_zero_stats(nid, &zst);
+	KUNIT_EXPECT_EQ(test, zst.folios, zb.folios + 1);
+	KUNIT_EXPECT_GE(test, zst.pages, zb.pages + (GMEM_CMA_PAGE_SIZE >> PAGE_SHIFT));
+
+	KUNIT_ASSERT_EQ(test, gmem_cma_pool_reserve(nid, b.free + 1), 0);
+	folio = test_pool_alloc(test, nid, &zeroed);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_TRUE(test, zeroed);
+	expect_folio_zero(test, folio);
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.zeroed, z - 1);
+	gmem_cma_pool_zero_stats(nid, &zst);
+	KUNIT_EXPECT_EQ(test, zst.alloc_zeroed, zb.alloc_zeroed + 1);
+	KUNIT_EXPECT_EQ(test, zst.alloc_cleared, zb.alloc_cleared);
+
+	dirty_folio(folio);
+	KUNIT_ASSERT_TRUE(test, folio_ref_freeze(folio, 1));
+	gmem_cma_pool_free(nid, folio, false);
+	gmem_cma_pool_unreserve(nid, b.free);
+	KUNIT_EXPECT_EQ(test, gmem_cma_zero_wait_all(test, nid), z);
+	gmem_cma_pool_zero_stats(nid, &zst);
+	KUNIT_EXPECT_EQ(test, zst.folios, zb.folios + 2);
+
+	/* The same folio again (the only one the pool took from CMA). */
+	KUNIT_ASSERT_EQ(test, gmem_cma_pool_reserve(nid, b.free + 1), 0);
+	folio = test_pool_alloc(test, nid, &zeroed);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_TRUE(test, zeroed);
+	expect_folio_zero(test, folio);
+	KUNIT_ASSERT_TRUE(test, folio_ref_freeze(folio, 1));
+	gmem_cma_pool_free(nid, folio, false);
+	gmem_cma_pool_unreserve(nid, b.free);
+	gmem_cma_zero_wait_all(test, nid);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages), 0);
+	expect_pool(test, nid, b.nr_pages, b.free, b.resv, b.used);
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.zeroed, b.zeroed);
+}
+
+/*
+ * Switched off, no folio counts as zeroed and allocations clear their own;
+ * switched on again, the zeroer starts over.
+ */
+static void gmem_cma_zero_switch_off(struct kunit *test)
+{
+	struct gmem_cma_zero_stats zb, zst;
+	struct gmem_cma_pool_stats b, st;
+	int nid = gmem_cma_zero_node(test, &b);
+	struct folio *folio;
+	bool zeroed;
+
+	KUNIT_ASSERT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages + 1), 0);
+	gmem_cma_zero_wait_all(test, nid);
+	gmem_cma_pool_stats(nid, &b);
+	KUNIT_EXPECT_EQ(test, b.zeroed, b.free + b.resv);
+	gmem_cma_pool_zero_stats(nid, &zb);
+
+	KUNIT_EXPECT_EQ(test, gmem_cma_prezero_set(false), 0);
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.zeroed, 0);
+	KUNIT_ASSERT_EQ(test, gmem_cma_pool_reserve(nid, b.free), 0);
+	folio = test_pool_alloc(test, nid, &zeroed);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_FALSE(test, zeroed);
+	gmem_cma_pool_zero_stats(nid, &zst);
+	KUNIT_EXPECT_EQ(test, zst.alloc_cleared, zb.alloc_cleared + 1);
+	KUNIT_EXPECT_EQ(test, zst.alloc_zeroed, zb.alloc_zeroed);
+	KUNIT_ASSERT_TRUE(test, folio_ref_freeze(folio, 1));
+	gmem_cma_pool_free(nid, folio, false);
+	gmem_cma_pool_unreserve(nid, b.free - 1);
+	msleep(200);
+	gmem_cma_pool_stats(nid, &st);
+	KUNIT_EXPECT_EQ(test, st.zeroed, 0);
+
+	KUNIT_EXPECT_EQ(test, gmem_cma_prezero_set(true), 0);
+	KUNIT_EXPECT_EQ(test, gmem_cma_zero_wait_all(test, nid), b.free + b.resv);
+	KUNIT_EXPECT_EQ(test, gmem_cma_set_pool_pages(nid, b.nr_pages - 1), 0);
+}
+
+static struct kunit_case gmem_cma_zero_test_cases[] = {
+	KUNIT_CASE_SLOW(gmem_cma_zero_grow_alloc_free),
+	KUNIT_CASE_SLOW(gmem_cma_zero_switch_off),
+	{}
+};
+
+static struct kunit_suite gmem_cma_zero_test_suite = {
+	.name = "gmem_cma_zero",
+	.test_cases = gmem_cma_zero_test_cases,
+};
+
 kunit_test_suites(&gmem_cma_test_suite, &gmem_cma_pool_test_suite,
 		  &gmem_cma_vmemmap_test_suite, &gmem_cma_split_test_suite,
-		  &gmem_cma_mf_test_suite);
+		  &gmem_cma_mf_test_suite, &gmem_cma_zero_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for gmem_cma");
 MODULE_LICENSE("GPL");

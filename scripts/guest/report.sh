@@ -1,7 +1,8 @@
 #!/bin/sh
 # The "make run" report: the gmem_cma areas of every node, the pools before
 # and after sizing them with gmemctl, then the VMM demo: a VM whose memory
-# is a guest_memfd of 1 GiB pages on node 1.
+# is a guest_memfd of 1 GiB pages on node 1, with two vCPUs that gmem_vm
+# places on the CPUs of node 1 (hwloc) and splits the guest's work between.
 cmdline=$(cat /proc/cmdline)
 echo
 echo "== gmem_cma on $(uname -r) =="
@@ -33,9 +34,9 @@ gmemctl set 0:1,1:2
 echo
 grep -E '^GmemCma' /proc/meminfo
 echo
-echo "== VMM demo: a VM on 1 GiB pages of node 1 =="
-echo "# gmem_vm -n 1 -g 1"
-gmem_vm -n 1 -g 1
+echo "== VMM demo: a VM on 1 GiB pages of node 1, its vCPUs on node 1's CPUs =="
+echo "# gmem_vm -n 1 -g 1 --vcpus 2"
+gmem_vm -n 1 -g 1 --vcpus 2
 vm_rc=$?
 echo
 echo "# gmemctl set 0"

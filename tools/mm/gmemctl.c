@@ -35,7 +35,8 @@ static const char *const usage_text =
 "  show   print, per node and in total, the capacity of the node's CMA\n"
 "         area, the pages its pool holds, and how many of those are free,\n"
 "         reserved for guest_memfd files and in use, and how many pages\n"
-"         could not be taken out of CMA (alloc_fail); all in 1 GiB pages\n"
+"         could not be taken out of CMA (alloc_fail), and how many free\n"
+"         pages are already cleared (zeroed); all in 1 GiB pages\n"
 "  set    make the pools hold that many pages: one number sets the total,\n"
 "         spread over the nodes; <node>:<pages> sets one node.  Growing\n"
 "         takes pages out of CMA (migrating what is there), shrinking\n"
@@ -47,7 +48,7 @@ static const char *const usage_text =
 
 static const char *const fields[] = {
 	"capacity_pages", "nr_pages", "free_pages", "resv_pages", "used_pages",
-	"alloc_fail",
+	"alloc_fail", "zeroed_pages",
 };
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -91,8 +92,8 @@ static int print_row(const char *label, const char *dir)
 			return -1;
 		}
 	}
-	printf("%-6s %9ld %6ld %6ld %9ld %6ld %11ld\n", label, v[0], v[1], v[2],
-	       v[3], v[4], v[5]);
+	printf("%-6s %9ld %6ld %6ld %9ld %6ld %11ld %7ld\n", label, v[0], v[1],
+	       v[2], v[3], v[4], v[5], v[6]);
 	return 0;
 }
 
@@ -101,8 +102,8 @@ static int show(void)
 	char dir[64], label[16];
 	int nid, ret = 0;
 
-	printf("%-6s %9s %6s %6s %9s %6s %11s\n", "node", "capacity", "pool",
-	       "free", "reserved", "used", "alloc_fail");
+	printf("%-6s %9s %6s %6s %9s %6s %11s %7s\n", "node", "capacity", "pool",
+	       "free", "reserved", "used", "alloc_fail", "zeroed");
 	for (nid = 0; nid < MAX_NODES; nid++) {
 		snprintf(dir, sizeof(dir), SYSFS "/node%d", nid);
 		if (access(dir, F_OK))

@@ -3,13 +3,15 @@
  * gmem_vm: a tiny VMM that runs a guest in guest_memfd memory made of
  * 1 GiB gmem_cma pages, and shows where the pages come from.
  *
- * usage: gmem_vm [-n NODE] [-g GIB] [--poison[=GPA]]
+ * usage: gmem_vm [-n NODE] [-g GIB] [--vcpus N] [--poison[=GPA]]
  *
  *   -n NODE  create the guest_memfd under MPOL_BIND to NODE, so that its
  *            pages are reserved from that node's pool (default: the
  *            task's default policy)
  *   -g GIB   guest memory size in GiB, 1 to 3 (default 1); the guest
  *            runs in 32-bit mode, so its memory must end below 4 GiB
+ *   --vcpus N
+ *            run the guest on N vCPUs, 1 to 64 (default 1): see below
  *   --poison[=GPA]
  *            a memory failure in the running guest's memory: see below
  *            (GPA: a 4 KiB aligned page of the test area, default
@@ -26,6 +28,26 @@
  * line of the file and the nodes of the pages (move_pages()), and
  * requires the VM stat pages_1g to equal GIB.  After teardown the pools
  * must be back to where they were.
+ *
+ * Each vCPU is a thread of its own and runs next to its memory.  With
+ * --vcpus N the test area is split by address into N shares, 2 MiB
+ * aligned; each vCPU checks the markers in its share (and the one below the
+ * area), writes and reads back its share only.  The vCPUs wait for each
+ * other after the markers and after the write.  The node of a share is
+ * found with move_pages() on the host-written marker in the middle of each
+ * GiB (a 1 GiB page is on one node; a share across GiBs of two nodes goes
+ * with the node of most of it); with -n it must be NODE.  The CPUs of that
+ * node come from hwloc (hwloc_get_numanode_obj_by_os_index(), its cpuset);
+ * the vCPU's thread binds itself to them (hwloc_set_cpubind(), THREAD),
+ * and before and after the guest runs, getcpu() must put it on one of them
+ * and on that node, or the program fails.  It prints one line per vCPU,
+ * here in two:
+ *
+ *   gmem_vm: vcpu I: memory node N, cpus LIST (hwloc), running on cpu C;
+ *     GPA [START, END), node from move_pages()[, X of its Y MiB there]
+ *
+ * (the last part if not all of the share is on node N).  With --poison,
+ * every vCPU waits after its write until the page is poisoned.
  *
  * With --poison, the VMM stops the guest after it wrote its memory, reads
  * the word at GPA through its mapping (the host pfn from /proc/self/pagemap)
@@ -44,12 +66,16 @@
  * status 1 (2 for a usage error).  Needs root, /dev/kvm and a kernel with
  * gmem_cma pools (and CONFIG_MEMORY_FAILURE for --poison).
  *
- * Build: make (after "make headers" in the kernel tree).
+ * Build: make (after "make headers" in the kernel tree); needs libhwloc-dev.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <hwloc.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -72,6 +98,7 @@
 #define MIB		0x100000ULL
 #define MAX_GIB		3
 #define MAX_NODES	64
+#define MAX_VCPUS	64
 #define POOLS_DIR	"/sys/kernel/mm/gmem_cma"
 #define FILES_PATH	"/sys/kernel/debug/gmem_cma/files"
 #define DEBUG_POOLS	"/sys/kernel/debug/gmem_cma/pools"
@@ -87,7 +114,7 @@
 
 /* Guest physical layout and the guest's I/O ports. */
 #define CODE_GPA	0x1000ULL	/* guest code, also the top of its stack */
-#define TABLE_GPA	0x2000ULL	/* zero-terminated u32 list of marker GPAs */
+#define TABLE_GPA	0x2000ULL	/* per vCPU a 0-terminated u32 list of marker GPAs */
 #define MARK0_GPA	0x3000ULL	/* a marker below the test area */
 #define TEST_START	0x200000ULL	/* test area [TEST_START, size) */
 #define PORT_RESULT	0x3f0		/* 0: pass, 1: bad marker, 2: bad word */
@@ -103,7 +130,8 @@
 
 /*
  * The guest, at CODE_GPA, in 32-bit protected mode without paging.
- * In: ebx = TEST_START, ecx = end of memory, esi = TABLE_GPA, DF = 0.
+ * In: [ebx, ecx) = the vCPU's share of the test area (one vCPU: TEST_START
+ * to the end of memory), esi = its marker list in the table, DF = 0.
  * Offsets are from CODE_GPA; edi holds the address being checked.
  * The immediates are MARKER_XOR, MARKER_HI, PATTERN and the ports.
  * After the read-back's load (READ_CMP) faults on a lost page, the VMM
@@ -185,10 +213,45 @@ struct poison {
 	int faults;		/* KVM_EXIT_MEMORY_FAULT exits for it */
 };
 
+/* The guest's run, shared by its vCPU threads. */
+struct guest {
+	char *mem;
+	unsigned long long size;
+	struct poison *poison;
+	hwloc_topology_t topo;
+	pthread_barrier_t all;		/* the vCPU threads and main */
+	pthread_barrier_t vcpus;	/* the vCPU threads, at the guest's steps */
+	double t1, t2;			/* markers checked, memory written */
+};
+
+/* A vCPU: its thread, its share of the test area and where it runs. */
+struct vcpu {
+	struct guest *g;
+	int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	unsigned long long start, end;	/* its share [start, end) */
+	unsigned long long table;	/* GPA of its marker list */
+	int node;			/* the node of (most of) its share */
+	unsigned long long on_node;	/* bytes of its share there */
+	hwloc_const_cpuset_t cpuset;	/* the CPUs of that node */
+	char cpus[128];			/* ... as a list */
+	int cpu;			/* the CPU it found itself on */
+};
+
+/* The marker lists must fit between TABLE_GPA and the marker at MARK0_GPA. */
+static_assert((MAX_VCPUS * 2 + MAX_GIB * 2) * 4 <= MARK0_GPA - TABLE_GPA,
+	      "marker lists overflow the table");
+
+static pthread_mutex_t die_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static noreturn void die(int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* The first thread to fail reports and exits; others wait for that. */
+	pthread_mutex_lock(&die_lock);
 	fflush(stdout);
 	fputs("gmem_vm: FAIL: ", stderr);
 	va_start(ap, fmt);
@@ -361,7 +424,8 @@ static void dump_vcpu(int vcpu_fd, struct kvm_run *run)
 		r.rip, r.rax, r.rbx, r.rcx, r.rsi, r.rdi);
 }
 
-static void setup_vcpu(int vcpu_fd, unsigned long long end)
+/* Protected mode, at the guest code, for the share and markers of @v. */
+static void setup_vcpu(struct vcpu *v)
 {
 	struct kvm_segment code = {
 		.base = 0, .limit = 0xffffffff, .selector = 8, .type = 11,
@@ -371,7 +435,7 @@ static void setup_vcpu(int vcpu_fd, unsigned long long end)
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 
-	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs))
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs))
 		die(errno, "KVM_GET_SREGS");
 	data.selector = 16;
 	data.type = 3;
@@ -384,17 +448,17 @@ static void setup_vcpu(int vcpu_fd, unsigned long long end)
 	sregs.cr0 = 0x11;		/* PE | ET: protected mode, caches on */
 	sregs.cr4 = 0;
 	sregs.efer = 0;
-	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs))
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs))
 		die(errno, "KVM_SET_SREGS");
 
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = CODE_GPA;
 	regs.rflags = 2;
 	regs.rsp = CODE_GPA;
-	regs.rbx = TEST_START;
-	regs.rcx = end;
-	regs.rsi = TABLE_GPA;
-	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs))
+	regs.rbx = v->start;
+	regs.rcx = v->end;
+	regs.rsi = v->table;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs))
 		die(errno, "KVM_SET_REGS");
 }
 
@@ -563,31 +627,44 @@ static void skip_lost_page(int vcpu_fd, struct kvm_run *run, struct poison *p)
 	       gpa + PAGE_4K);
 }
 
-/*
- * Run the guest until it halts; fail unless it reported a pass.  With
- * --poison (p->gpa), poison the page between its write and its read-back.
- */
-static void run_guest(int vcpu_fd, struct kvm_run *run, char *mem,
-		      unsigned long long size, struct poison *p)
+/* Wait for the others; true in one of the threads (the "serial" one). */
+static int barrier(pthread_barrier_t *b)
 {
-	double mib = (size - TEST_START) / (double)MIB;
-	double t0 = now_ms(), t1 = t0, t2 = t0, t3;
-	unsigned int addr = 0, value = 0, val;
+	int err = pthread_barrier_wait(b);
+
+	if (err && err != PTHREAD_BARRIER_SERIAL_THREAD)
+		die(err, "pthread_barrier_wait");
+	return err == PTHREAD_BARRIER_SERIAL_THREAD;
+}
+
+/*
+ * Run vCPU @v until it halts; fail unless it reported a pass.  The vCPUs
+ * wait for each other after their markers and after their write; then one
+ * of them reports the step (and with --poison, p->gpa, poisons the page
+ * before any read-back).
+ */
+static void run_vcpu(struct vcpu *v)
+{
+	struct guest *g = v->g;
+	struct poison *p = g->poison;
+	struct kvm_run *run = v->run;
+	double mib = (g->size - TEST_START) / (double)MIB;
+	unsigned int addr = 0, value = 0, val, step = 0;
 	long result = -1;
 	int err;
 
 	for (;;) {
-		if (ioctl(vcpu_fd, KVM_RUN, NULL)) {
+		if (ioctl(v->fd, KVM_RUN, NULL)) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EHWPOISON && p->injected &&
 			    run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
-				skip_lost_page(vcpu_fd, run, p);
+				skip_lost_page(v->fd, run, p);
 				continue;
 			}
 			err = errno;
 			if (err == EHWPOISON)
-				dump_vcpu(vcpu_fd, run);
+				dump_vcpu(v->fd, run);
 			die(err, "KVM_RUN");
 		}
 		if (run->exit_reason == KVM_EXIT_HLT)
@@ -595,7 +672,7 @@ static void run_guest(int vcpu_fd, struct kvm_run *run, char *mem,
 		if (run->exit_reason != KVM_EXIT_IO ||
 		    run->io.direction != KVM_EXIT_IO_OUT ||
 		    run->io.size != 4 || run->io.count != 1) {
-			dump_vcpu(vcpu_fd, run);
+			dump_vcpu(v->fd, run);
 			if (run->exit_reason == KVM_EXIT_IO)
 				die(0, "KVM_RUN: unexpected I/O to port %#x",
 				    run->io.port);
@@ -607,18 +684,31 @@ static void run_guest(int vcpu_fd, struct kvm_run *run, char *mem,
 		memcpy(&val, (char *)run + run->io.data_offset, sizeof(val));
 		switch (run->io.port) {
 		case PORT_PROGRESS:
-			if (val == 1) {
-				t1 = now_ms();
-				printf("gmem_vm: guest: markers OK\n");
-			} else {
-				t2 = now_ms();
+			if (val != step + 1) {
+				dump_vcpu(v->fd, run);
+				die(0, "guest: vcpu %d reported step %u after %u",
+				    v->id, val, step);
+			}
+			step = val;
+			if (step == 1) {
+				if (barrier(&g->vcpus)) {
+					g->t1 = now_ms();
+					printf("gmem_vm: guest: markers OK\n");
+				}
+				break;
+			}
+			if (barrier(&g->vcpus)) {
+				g->t2 = now_ms();
 				printf("gmem_vm: guest: wrote %.0f MiB in %.3f s (%.1f MiB/s)\n",
-				       mib, (t2 - t1) / 1e3, mib * 1e3 / (t2 - t1));
+				       mib, (g->t2 - g->t1) / 1e3,
+				       mib * 1e3 / (g->t2 - g->t1));
 				if (p->gpa) {
-					inject_poison(mem, p);
-					t2 = now_ms();
+					inject_poison(g->mem, p);
+					g->t2 = now_ms();
 				}
 			}
+			/* No read-back before the injection. */
+			barrier(&g->vcpus);
 			break;
 		case PORT_ADDR:
 			addr = val;
@@ -630,7 +720,7 @@ static void run_guest(int vcpu_fd, struct kvm_run *run, char *mem,
 			result = val;
 			break;
 		default:
-			dump_vcpu(vcpu_fd, run);
+			dump_vcpu(v->fd, run);
 			die(0, "KVM_RUN: unexpected I/O to port %#x", run->io.port);
 		}
 	}
@@ -640,38 +730,173 @@ static void run_guest(int vcpu_fd, struct kvm_run *run, char *mem,
 	if (result == 2)
 		die(0, "guest: word at GPA %#x is %#x, expected %#x", addr,
 		    value, addr ^ PATTERN);
-	if (result) {
-		dump_vcpu(vcpu_fd, run);
-		die(0, "guest: halted without a result (%ld)", result);
+	if (result || step != 2) {
+		dump_vcpu(v->fd, run);
+		die(0, "guest: halted without a result (%ld, step %u)", result,
+		    step);
 	}
-	/* Nothing but the read-back touches the page after the injection. */
-	if (p->gpa && p->faults != 1)
-		die(0, "poison: %d memory-fault exits for GPA %#llx, expected 1 (its read-back)",
-		    p->faults, p->gpa);
-	t3 = now_ms();
-	printf("gmem_vm: guest: verified %.0f MiB%s in %.3f s (%.1f MiB/s), run took %.3f s\n",
-	       mib, p->gpa ? " but the lost 4 KiB" : "", (t3 - t2) / 1e3,
-	       mib * 1e3 / (t3 - t2), (t3 - t0) / 1e3);
 }
 
-/* The host writes the markers and the table the guest checks them with. */
-static void write_markers(char *mem, unsigned long long size)
+/* The marker at @gpa: "gmem" and @gpa ^ MARKER_XOR. */
+static void write_marker(char *mem, unsigned long long gpa)
+{
+	*(unsigned long long *)(mem + gpa) =
+		(unsigned long long)MARKER_HI << 32 | (gpa ^ MARKER_XOR);
+}
+
+/*
+ * The host writes the markers and the tables the vCPUs check them with:
+ * each vCPU's list has the marker below the test area and those in its
+ * share, which no other vCPU writes.
+ */
+static void write_markers(char *mem, unsigned long long size, struct vcpu *v,
+			  int nr)
 {
 	unsigned int *table = (unsigned int *)(mem + TABLE_GPA);
-	unsigned long long gpa;
-	int n = 0;
+	unsigned long long gpa, m;
+	int n = 0, i, j;
 
-	table[n++] = MARK0_GPA;
-	for (gpa = 0; gpa < size; gpa += GIB) {
-		table[n++] = gpa + GIB / 2;
-		table[n++] = gpa + GIB - 8;
+	/* From the end, as ever: the first write faults in the last GiB. */
+	for (gpa = size; gpa; gpa -= GIB) {
+		write_marker(mem, gpa - 8);
+		write_marker(mem, gpa - GIB / 2);
 	}
-	table[n] = 0;
-	while (n--)
-		*(unsigned long long *)(mem + table[n]) =
-			(unsigned long long)MARKER_HI << 32 | (table[n] ^ MARKER_XOR);
+	write_marker(mem, MARK0_GPA);
+	for (i = 0; i < nr; i++) {
+		v[i].table = TABLE_GPA + n * sizeof(*table);
+		table[n++] = MARK0_GPA;
+		for (gpa = 0; gpa < size; gpa += GIB) {
+			for (j = 0; j < 2; j++) {
+				m = gpa + (j ? GIB - 8 : GIB / 2);
+				if (m >= v[i].start && m < v[i].end)
+					table[n++] = m;
+			}
+		}
+		table[n++] = 0;
+	}
 	printf("gmem_vm: host: wrote markers at GPA %#llx and at the middle and end of every GiB\n",
 	       MARK0_GPA);
+}
+
+/*
+ * Split the test area into the vCPUs' shares, 2 MiB aligned (a marker, the
+ * lost page and every 2 MiB piece is in one share); one vCPU: all of it.
+ */
+static void split_shares(unsigned long long size, struct vcpu *v, int nr)
+{
+	unsigned long long chunks = (size - TEST_START) / (2 * MIB);
+	int i;
+
+	for (i = 0; i < nr; i++) {
+		v[i].start = TEST_START + chunks * i / nr * 2 * MIB;
+		v[i].end = TEST_START + chunks * (i + 1) / nr * 2 * MIB;
+	}
+}
+
+/*
+ * The node of each vCPU's share, from move_pages() on the middle marker of
+ * each GiB (written by the host, so mapped; a 1 GiB page is on one node):
+ * the node that holds most of the share.  With -n (@bind) every GiB must
+ * be on that node.
+ */
+static void share_nodes(char *mem, unsigned long long size, int bind,
+			struct vcpu *v, int nr)
+{
+	unsigned long long bytes[MAX_NODES], lo, hi;
+	int gib_node[MAX_GIB], gibs = size / GIB, g, i, n;
+
+	for (g = 0; g < gibs; g++) {
+		gib_node[g] = page_node(mem + g * GIB + GIB / 2);
+		if (bind >= 0 && gib_node[g] != bind)
+			die(0, "move_pages: GPA %#llx is on node %d, not %d",
+			    g * GIB + GIB / 2, gib_node[g], bind);
+	}
+	for (i = 0; i < nr; i++) {
+		memset(bytes, 0, sizeof(bytes));
+		for (g = 0; g < gibs; g++) {
+			lo = v[i].start > g * GIB ? v[i].start : g * GIB;
+			hi = v[i].end < (g + 1) * GIB ? v[i].end : (g + 1) * GIB;
+			if (lo < hi)
+				bytes[gib_node[g]] += hi - lo;
+		}
+		v[i].node = 0;
+		for (n = 1; n < MAX_NODES; n++)
+			if (bytes[n] > bytes[v[i].node])
+				v[i].node = n;
+		v[i].on_node = bytes[v[i].node];
+	}
+}
+
+/* The CPUs of the node of @v's memory, from hwloc. */
+static void find_cpus(hwloc_topology_t topo, struct vcpu *v)
+{
+	hwloc_obj_t obj = hwloc_get_numanode_obj_by_os_index(topo, v->node);
+
+	if (!obj)
+		die(0, "hwloc: no NUMA node %d in the topology (vcpu %d's memory)",
+		    v->node, v->id);
+	if (hwloc_bitmap_list_snprintf(v->cpus, sizeof(v->cpus),
+				       obj->cpuset) < 0)
+		die(errno, "hwloc_bitmap_list_snprintf");
+	if (hwloc_bitmap_iszero(obj->cpuset))
+		die(0, "hwloc: node %d has no CPUs: vcpu %d cannot run next to its memory",
+		    v->node, v->id);
+	v->cpuset = obj->cpuset;
+}
+
+/*
+ * Is the calling thread, vCPU @v's, on a CPU of its memory's node: in
+ * hwloc's cpuset of the node, and on that node for the kernel (getcpu())?
+ */
+static void check_cpu(struct vcpu *v, const char *when)
+{
+	unsigned int cpu, node;
+
+	if (getcpu(&cpu, &node))
+		die(errno, "placement: getcpu");
+	if (!hwloc_bitmap_isset(v->cpuset, cpu) || (int)node != v->node)
+		die(0, "placement: vcpu %d on cpu %u (node %u) %s, not on node %d's cpus %s",
+		    v->id, cpu, node, when, v->node, v->cpus);
+	v->cpu = cpu;
+}
+
+/* Bind the calling thread, vCPU @v's, to the CPUs of its memory's node. */
+static void bind_vcpu(struct vcpu *v)
+{
+	hwloc_topology_t topo = v->g->topo;
+	hwloc_cpuset_t set = hwloc_bitmap_alloc();
+	char cpus[128];
+
+	if (!set)
+		die(ENOMEM, "hwloc_bitmap_alloc");
+	if (hwloc_set_cpubind(topo, v->cpuset, HWLOC_CPUBIND_THREAD))
+		die(errno, "placement: vcpu %d: hwloc_set_cpubind(cpus %s of node %d)",
+		    v->id, v->cpus, v->node);
+	if (hwloc_get_cpubind(topo, set, HWLOC_CPUBIND_THREAD))
+		die(errno, "placement: vcpu %d: hwloc_get_cpubind", v->id);
+	if (hwloc_bitmap_iszero(set) || !hwloc_bitmap_isincluded(set, v->cpuset)) {
+		hwloc_bitmap_list_snprintf(cpus, sizeof(cpus), set);
+		die(0, "placement: vcpu %d is bound to cpus %s, not to cpus %s of node %d",
+		    v->id, cpus, v->cpus, v->node);
+	}
+	hwloc_bitmap_free(set);
+	check_cpu(v, "once bound");
+}
+
+/*
+ * A vCPU's thread: bind to the node of its memory, wait for main to print
+ * where it runs and to start all vCPUs, run the guest.
+ */
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+
+	bind_vcpu(v);
+	barrier(&v->g->all);
+	barrier(&v->g->all);
+	run_vcpu(v);
+	check_cpu(v, "after the guest ran");
+	return NULL;
 }
 
 /*
@@ -852,9 +1077,15 @@ static void read_stats(int vm_fd, unsigned long long *val)
 }
 
 static const char usage_text[] =
-"usage: gmem_vm [-n NODE] [-g GIB] [--poison[=GPA]]\n"
+"usage: gmem_vm [-n NODE] [-g GIB] [--vcpus N] [--poison[=GPA]]\n"
 "  -n NODE  bind the guest_memfd's pages to NODE (default: no binding)\n"
 "  -g GIB   guest memory in GiB, 1 to 3 (the guest is 32-bit; default 1)\n"
+"  --vcpus N\n"
+"           run the guest on N vCPUs, 1 to 64 (default 1), each a thread\n"
+"           that writes and checks its share of guest memory (split by\n"
+"           address) on the CPUs of the node of that memory (hwloc); prints\n"
+"           \"vcpu I: memory node N, cpus LIST (hwloc), running on cpu C; ...\"\n"
+"           and fails unless each vCPU runs on its memory's node\n"
 "  --poison[=GPA]\n"
 "           poison the 4 KiB page at GPA (default 0x20005000; from 0x200000\n"
 "           to the end of guest memory) after the guest wrote its memory:\n"
@@ -866,15 +1097,19 @@ static noreturn void usage(void)
 	exit(2);
 }
 
-static long parse(const char *s, long min, long max)
+/* The number @s of option @opt, from @min to @max; else a usage error. */
+static long parse(const char *opt, const char *s, long min, long max)
 {
 	char *end;
 	long v;
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "gmem_vm: %s: '%s' is not a number from %ld to %ld\n",
+			opt, s, min, max);
 		usage();
+	}
 	return v;
 }
 
@@ -882,44 +1117,61 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "poison", optional_argument, NULL, 'p' },
+		{ "vcpus", required_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kvm_create_guest_memfd gmem = { 0 };
 	struct kvm_userspace_memory_region2 region = { 0 };
-	int kvm_fd, vm_fd, gmem_fd, vcpu_fd, node = -1, gib = 1, opt, err;
+	int kvm_fd, vm_fd, gmem_fd, node = -1, gib = 1, nr = 1, opt, err, i;
 	unsigned long long size, stats[3], need;
 	long caps, flags, run_size, poisoned;
 	char what[48], line[512], *end;
 	struct pools before, during, after;
+	static struct vcpu vcpus[MAX_VCPUS];
 	struct poison poison = { 0 };
 	struct sigaction sa = { 0 };
-	struct kvm_run *run;
-	double t, deadline;
+	struct guest g = { 0 };
+	double t, t0, t3, mib, deadline;
+	struct vcpu *v;
 	char *mem;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while ((opt = getopt_long(argc, argv, "n:g:h", longopts, NULL)) != -1) {
 		if (opt == 'n') {
-			node = parse(optarg, 0, MAX_NODES - 1);
+			node = parse("-n", optarg, 0, MAX_NODES - 1);
 		} else if (opt == 'g') {
-			gib = parse(optarg, 1, MAX_GIB);
+			gib = parse("-g", optarg, 1, MAX_GIB);
+		} else if (opt == 'v') {
+			nr = parse("--vcpus", optarg, 1, MAX_VCPUS);
 		} else if (opt == 'p') {
 			poison.gpa = POISON_GPA;
 			errno = 0;
 			if (optarg)
 				poison.gpa = strtoull(optarg, &end, 0);
-			if (optarg && (errno || end == optarg || *end))
+			if (optarg && (errno || end == optarg || *end)) {
+				fprintf(stderr, "gmem_vm: --poison: '%s' is not a GPA\n",
+					optarg);
 				usage();
+			}
 		} else {
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc) {
+		fprintf(stderr, "gmem_vm: unexpected argument '%s'\n", argv[optind]);
 		usage();
+	}
 	size = gib * GIB;
 	if (poison.gpa && (poison.gpa < TEST_START || poison.gpa >= size ||
-			   poison.gpa % PAGE_4K))
+			   poison.gpa % PAGE_4K)) {
+		fprintf(stderr, "gmem_vm: --poison: %#llx is not a 4 KiB page in [%#llx, %#llx)\n",
+			poison.gpa, TEST_START, size);
 		usage();
+	}
+
+	/* Where the vCPUs can run: hwloc's view of the machine. */
+	if (hwloc_topology_init(&g.topo) || hwloc_topology_load(g.topo))
+		die(errno, "hwloc: topology");
 
 	/* 1. The pools before. */
 	read_pools(&before);
@@ -980,19 +1232,34 @@ int main(int argc, char **argv)
 	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION2, &region))
 		die(errno, "KVM_SET_USER_MEMORY_REGION2");
 
-	/* 7, 8. Markers, guest code, a vCPU; run it. */
-	write_markers(mem, size);
+	/*
+	 * 7, 8. Markers, guest code, the vCPUs, each with its share and the
+	 * CPUs of its memory's node; run them.
+	 */
+	split_shares(size, vcpus, nr);
+	write_markers(mem, size, vcpus, nr);
 	memcpy(mem + CODE_GPA, guest_code, sizeof(guest_code));
-	vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
-	if (vcpu_fd < 0)
-		die(errno, "KVM_CREATE_VCPU");
+	share_nodes(mem, size, node, vcpus, nr);
 	run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
-	if (run_size < (long)sizeof(*run))
+	if (run_size < (long)sizeof(struct kvm_run))
 		die(errno, "KVM_GET_VCPU_MMAP_SIZE");
-	run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
-	if (run == MAP_FAILED)
-		die(errno, "mmap kvm_run");
-	setup_vcpu(vcpu_fd, size);
+	g.mem = mem;
+	g.size = size;
+	g.poison = &poison;
+	for (i = 0; i < nr; i++) {
+		v = &vcpus[i];
+		v->g = &g;
+		v->id = i;
+		v->fd = ioctl(vm_fd, KVM_CREATE_VCPU, i);
+		if (v->fd < 0)
+			die(errno, "KVM_CREATE_VCPU %d", i);
+		v->run = mmap(NULL, run_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, v->fd, 0);
+		if (v->run == MAP_FAILED)
+			die(errno, "mmap kvm_run");
+		setup_vcpu(v);
+		find_cpus(g.topo, v);
+	}
 	if (poison.gpa) {
 		sa.sa_sigaction = on_sigbus;
 		sa.sa_flags = SA_SIGINFO;
@@ -1001,9 +1268,51 @@ int main(int argc, char **argv)
 		printf("gmem_vm: poison: GPA %#llx, between the guest's write and read-back\n",
 		       poison.gpa);
 	}
-	printf("gmem_vm: guest: 32-bit, code at GPA %#llx, writing [%#llx, %#llx)\n",
+	printf("gmem_vm: guest: 32-bit, code at GPA %#llx, writing [%#llx, %#llx)",
 	       CODE_GPA, TEST_START, size);
-	run_guest(vcpu_fd, run, mem, size, &poison);
+	if (nr > 1)
+		printf(" with %d vCPUs", nr);
+	printf("\n");
+	err = pthread_barrier_init(&g.all, NULL, nr + 1);
+	if (!err)
+		err = pthread_barrier_init(&g.vcpus, NULL, nr);
+	if (err)
+		die(err, "pthread_barrier_init");
+	for (i = 0; i < nr; i++) {
+		err = pthread_create(&vcpus[i].thread, NULL, vcpu_thread,
+				     &vcpus[i]);
+		if (err)
+			die(err, "pthread_create");
+	}
+	/* Every vCPU thread is bound and on its node. */
+	barrier(&g.all);
+	for (i = 0; i < nr; i++) {
+		v = &vcpus[i];
+		printf("gmem_vm: vcpu %d: memory node %d, cpus %s (hwloc), running on cpu %d",
+		       i, v->node, v->cpus, v->cpu);
+		printf("; GPA [%#llx, %#llx), node from move_pages()",
+		       v->start, v->end);
+		if (v->on_node < v->end - v->start)
+			printf(", %llu of its %llu MiB there",
+			       v->on_node / MIB, (v->end - v->start) / MIB);
+		printf("\n");
+	}
+	t0 = now_ms();
+	barrier(&g.all);
+	for (i = 0; i < nr; i++) {
+		err = pthread_join(vcpus[i].thread, NULL);
+		if (err)
+			die(err, "pthread_join");
+	}
+	t3 = now_ms();
+	/* Nothing but the read-back touches the page after the injection. */
+	if (poison.gpa && poison.faults != 1)
+		die(0, "poison: %d memory-fault exits for GPA %#llx, expected 1 (its read-back)",
+		    poison.faults, poison.gpa);
+	mib = (size - TEST_START) / (double)MIB;
+	printf("gmem_vm: guest: verified %.0f MiB%s in %.3f s (%.1f MiB/s), run took %.3f s\n",
+	       mib, poison.gpa ? " but the lost 4 KiB" : "", (t3 - g.t2) / 1e3,
+	       mib * 1e3 / (t3 - g.t2), (t3 - t0) / 1e3);
 
 	/* 9. While the VM exists: host check, pools, debugfs, nodes. */
 	check_from_host(mem, size, poison.gpa);
@@ -1028,9 +1337,9 @@ int main(int argc, char **argv)
 	       stats[0], stats[1], stats[2]);
 	/*
 	 * --poison: the injection zapped the mappings of the poisoned GiB
-	 * (the other GiBs keep their 1 GiB ones).  After it the guest fetched
-	 * code at GPA 0x1000 and read every page of [TEST_START, size) but
-	 * the lost one: every 2 MiB of that GiB again, mapped whole but for
+	 * (the other GiBs keep their 1 GiB ones).  After it (every vCPU waits
+	 * for it) the guest fetched code at GPA 0x1000 and read every page of
+	 * [TEST_START, size) but the lost one: every 2 MiB of that GiB again, mapped whole but for
 	 * the lost page's 2 MiB, whose other 511 pages are mapped one by one.
 	 */
 	if (poison.gpa && (stats[0] != CHUNK_PAGES - 1 ||
@@ -1043,9 +1352,12 @@ int main(int argc, char **argv)
 
 	/* 11. Teardown; the pools must be back where they were (--poison: but one). */
 	t = now_ms();
-	if (munmap(mem, size) || munmap(run, run_size))
+	if (munmap(mem, size))
 		die(errno, "munmap");
-	if (close(vcpu_fd) || close(gmem_fd) || close(vm_fd) || close(kvm_fd))
+	for (i = 0; i < nr; i++)
+		if (munmap(vcpus[i].run, run_size) || close(vcpus[i].fd))
+			die(errno, "munmap, close: vcpu %d", i);
+	if (close(gmem_fd) || close(vm_fd) || close(kvm_fd))
 		die(errno, "close");
 	printf("gmem_vm: teardown (munmap, close) took %.3f ms\n", now_ms() - t);
 	deadline = now_ms() + 2000;
@@ -1078,6 +1390,9 @@ int main(int argc, char **argv)
 	}
 
 	/* 12. */
+	pthread_barrier_destroy(&g.all);
+	pthread_barrier_destroy(&g.vcpus);
+	hwloc_topology_destroy(g.topo);
 	printf("gmem_vm: PASS\n");
 	return 0;
 }

@@ -329,6 +329,22 @@ TEST_F(areas, boot_pool_pages)
 	}
 }
 
+/*
+ * Pre-zeroing is as gmem_cma_prezero= set it (default on); off, no free
+ * page was cleared ahead of time since boot.
+ */
+TEST_F(areas, prezero_as_booted)
+{
+	const char *v = cmdline_value("gmem_cma_prezero");
+	bool off = v && (!strncmp(v, "off", 3) || v[0] == '0' || v[0] == 'n');
+	char text[16];
+
+	ASSERT_EQ(0, read_text(SYSFS "/prezero", text, sizeof(text)));
+	EXPECT_STREQ(off ? "off\n" : "on\n", text);
+	if (off)
+		EXPECT_EQ(0, read_long(SYSFS "/zeroed_pages"));
+}
+
 /* The capacity files are read-only, even for root. */
 TEST_F(areas, capacity_read_only)
 {

@@ -5,9 +5,10 @@
  * from hugetlb_cma= and with memset() over the same amount of memory, with
  * idle CMA areas and with areas full of movable pages.  Then how long it
  * takes to populate guest memory with fallocate(): a guest_memfd of 1 GiB
- * pages from a filled pool, a guest_memfd of 4 KiB pages, a hugetlb 1 GiB
- * memfd; and the life of a VM's memory (create the VM and the file, bind
- * it, populate it, close everything).  And the vmemmap: KiB of struct
+ * pages from a filled pool whose zeroer cleared every page beforehand, the
+ * same with pre-zeroing off, a guest_memfd of 4 KiB pages, a hugetlb 1 GiB
+ * memfd; the time from creating a VM to its guest running on that memory,
+ * populated; and the zeroer's CPU time per GiB it cleared.  And the vmemmap: KiB of struct
  * pages per GiB the pool holds (from the memmap counters of /proc/vmstat)
  * against hugetlb 1 GiB pages with HVO, and the time a trim and a restore
  * of one 1 GiB folio take.
@@ -160,13 +161,87 @@ static double time_memset(int nid, long pages, int rounds)
 	return t[rounds / 2];
 }
 
+/* What backs the guest memory of time_populate(). */
+enum backing { GMEM_1G, GMEM_1G_NOZERO, GMEM_4K, HUGETLB_1G };
+
+static const char *const backing_name[] = {
+	"gmem_1g", "gmem_1g_nozero", "gmem_4k", "hugetlb_1g",
+};
+
+/* A counter of node @nid's line in debugfs gmem_cma/zeroer, or -1. */
+static double zeroer_stat(int nid, const char *key)
+{
+	static char text[4096];
+	char hdr[32], *p;
+
+	if (read_text("/sys/kernel/debug/gmem_cma/zeroer", text, sizeof(text)))
+		return -1;
+	snprintf(hdr, sizeof(hdr), "node %d: ", nid);
+	p = strstr(text, hdr);
+	return p ? text_field(p, key) : -1;
+}
+
+/* Wait until node @nid's pool has @pages pages cleared ahead of time. */
+static int wait_zeroed(int nid, long pages)
+{
+	char path[96];
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/gmem_cma/node%d/zeroed_pages", nid);
+	for (i = 0; i < 6000; i++) {
+		if (read_long(path) == pages)
+			return 0;
+		usleep(100000);
+	}
+	fprintf(stderr, "gmem_cma_bench: node %d: %ld of %ld pages zeroed after 600 s\n",
+		nid, read_long(path), pages);
+	return -1;
+}
+
+/* Run one vCPU of @vm at GPA 0, where @code holds a HLT, until it halts. */
+static int run_to_hlt(int kvm, int vm, unsigned char *code)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rip = 0, .rflags = 2 };
+	struct kvm_run *run;
+	int vcpu, size, ret = -1;
+
+	code[0] = 0xf4;		/* hlt */
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vcpu < 0 || size <= 0)
+		return -1;
+	run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	if (run == MAP_FAILED)
+		goto out;
+	if (ioctl(vcpu, KVM_GET_SREGS, &sregs))
+		goto out_unmap;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) || ioctl(vcpu, KVM_SET_REGS, &regs))
+		goto out_unmap;
+	if (!ioctl(vcpu, KVM_RUN, 0) && run->exit_reason == KVM_EXIT_HLT)
+		ret = 0;
+	else
+		fprintf(stderr, "gmem_cma_bench: the guest did not halt (exit %u)\n",
+			run->exit_reason);
+out_unmap:
+	munmap(run, size);
+out:
+	close(vcpu);
+	return ret;
+}
+
 /*
- * Populate a guest_memfd of @pages GiB with one fallocate().  Returns the
- * median time of that, and in @life the median time of the whole life of
- * the VM's memory: create the VM and the file, bind it to a memslot,
- * populate it, close the file and the VM.
+ * Populate @pages GiB of guest memory backed by @b with one fallocate().
+ * Returns the median time of that, and in @life the median time from
+ * "create the VM" to "its guest ran": create the VM and the memory, bind it
+ * to a memslot at GPA 0, populate it, write a HLT there and run a vCPU
+ * until it halts.  For GMEM_1G each round starts when the zeroer has
+ * cleared the whole pool (not timed).
  */
-static double time_gmem_populate(long pages, int rounds, bool huge, double *life)
+static double time_populate(int gnid, long pages, int rounds, enum backing b,
+			    double *life)
 {
 	struct kvm_create_guest_memfd args = {
 		.size = pages * GB,
@@ -174,14 +249,16 @@ static double time_gmem_populate(long pages, int rounds, bool huge, double *life
 	};
 	struct kvm_userspace_memory_region2 slot = {
 		.slot = 1,
-		.flags = KVM_MEM_GUEST_MEMFD,
-		.guest_phys_addr = 4 * GB,
 		.memory_size = pages * GB,
 	};
 	double t[MAX_ROUNDS], l[MAX_ROUNDS], t0;
-	int kvm, vm, fd, r;
+	int kvm, vm, fd, r, mode;
+	unsigned char *mem;
 
-	if (huge) {
+	if (b != HUGETLB_1G && write_str("/sys/kernel/mm/gmem_cma/prezero",
+					 b == GMEM_1G ? "on" : "off"))
+		return -1;
+	if (b == GMEM_1G || b == GMEM_1G_NOZERO) {
 		args.flags |= GUEST_MEMFD_FLAG_HUGE_PAGES;
 		args.huge_page_size_log2 = 30;
 	}
@@ -189,56 +266,63 @@ static double time_gmem_populate(long pages, int rounds, bool huge, double *life
 	if (kvm < 0)
 		return -1;
 	for (r = 0; r < rounds; r++) {
+		if (b == GMEM_1G && wait_zeroed(gnid, pages))
+			return -1;
 		l[r] = now_ms();
 		vm = ioctl(kvm, KVM_CREATE_VM, 0);
-		fd = vm < 0 ? -1 : ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
-		if (fd < 0) {
-			perror("gmem_cma_bench: KVM_CREATE_GUEST_MEMFD");
+		if (vm < 0) {
+			perror("gmem_cma_bench: KVM_CREATE_VM");
 			return -1;
 		}
-		slot.guest_memfd = fd;
+		if (b == HUGETLB_1G) {
+			fd = memfd_create("gmem_cma_bench", MFD_HUGETLB | MFD_HUGE_1GB);
+			if (fd < 0 || ftruncate(fd, pages * GB)) {
+				perror("gmem_cma_bench: hugetlb memfd");
+				return -1;
+			}
+		} else {
+			fd = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
+			if (fd < 0) {
+				perror("gmem_cma_bench: KVM_CREATE_GUEST_MEMFD");
+				return -1;
+			}
+		}
+		mem = mmap(NULL, pages * GB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (mem == MAP_FAILED) {
+			perror("gmem_cma_bench: mmap");
+			return -1;
+		}
+		if (b == HUGETLB_1G) {
+			slot.flags = 0;
+			slot.userspace_addr = (unsigned long)mem;
+		} else {
+			slot.flags = KVM_MEM_GUEST_MEMFD;
+			slot.guest_memfd = fd;
+		}
 		if (ioctl(vm, KVM_SET_USER_MEMORY_REGION2, &slot)) {
 			perror("gmem_cma_bench: KVM_SET_USER_MEMORY_REGION2");
 			return -1;
 		}
 		t0 = now_ms();
-		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, pages * GB)) {
-			perror("gmem_cma_bench: fallocate guest_memfd");
+		mode = b == HUGETLB_1G ? 0 : FALLOC_FL_KEEP_SIZE;
+		if (fallocate(fd, mode, 0, pages * GB)) {
+			perror("gmem_cma_bench: fallocate");
 			return -1;
 		}
 		t[r] = now_ms() - t0;
+		if (run_to_hlt(kvm, vm, mem))
+			return -1;
+		l[r] = now_ms() - l[r];
+		munmap(mem, pages * GB);
 		close(fd);
 		close(vm);
-		l[r] = now_ms() - l[r];
 	}
 	close(kvm);
+	if (b != HUGETLB_1G && write_str("/sys/kernel/mm/gmem_cma/prezero", "on"))
+		return -1;
 	qsort(t, rounds, sizeof(t[0]), cmp_double);
 	qsort(l, rounds, sizeof(l[0]), cmp_double);
 	*life = l[rounds / 2];
-	return t[rounds / 2];
-}
-
-/* Populate a hugetlb 1 GiB memfd of @pages GiB with one fallocate(). */
-static double time_hugetlb_populate(long pages, int rounds)
-{
-	double t[MAX_ROUNDS];
-	int fd, r;
-
-	for (r = 0; r < rounds; r++) {
-		fd = memfd_create("gmem_cma_bench", MFD_HUGETLB | MFD_HUGE_1GB);
-		if (fd < 0 || ftruncate(fd, pages * GB)) {
-			perror("gmem_cma_bench: hugetlb memfd");
-			return -1;
-		}
-		t[r] = now_ms();
-		if (fallocate(fd, 0, 0, pages * GB)) {
-			perror("gmem_cma_bench: fallocate hugetlb memfd");
-			return -1;
-		}
-		t[r] = now_ms() - t[r];
-		close(fd);
-	}
-	qsort(t, rounds, sizeof(t[0]), cmp_double);
 	return t[rounds / 2];
 }
 
@@ -321,8 +405,8 @@ static int vmemmap_bench(const char *gmem, const char *huge, int gnid, int hnid,
 int main(int argc, char **argv)
 {
 	char gmem[96], huge[128];
-	int gnid, hnid, rounds;
-	double v[5], p[4], life[2];
+	int gnid, hnid, rounds, i;
+	double v[5], p[4], life[4], cpu0, folios0, cpu = 0, folios = 0;
 	long pages;
 	bool off;
 
@@ -381,16 +465,29 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gmem_cma_bench: cannot fill the pools\n");
 		return 1;
 	}
-	p[0] = time_gmem_populate(pages, rounds, true, &life[0]);
-	p[1] = time_gmem_populate(pages, rounds, false, &life[1]);
-	p[2] = time_hugetlb_populate(pages, rounds);
-	p[3] = v[4];
-	if (write_num(gmem, 0) || write_num(huge, 0) || p[0] < 0 || p[1] < 0 || p[2] < 0)
+	cpu0 = zeroer_stat(gnid, "cpu_ns ");
+	folios0 = zeroer_stat(gnid, "folios ");
+	for (i = 0; i < 4; i++) {
+		p[i] = time_populate(gnid, pages, rounds, i, &life[i]);
+		if (p[i] < 0)
+			return 1;
+		/* The zeroer's work: filling the pool and after every round. */
+		if (i == GMEM_1G) {
+			if (wait_zeroed(gnid, pages))
+				return 1;
+			cpu = zeroer_stat(gnid, "cpu_ns ") - cpu0;
+			folios = zeroer_stat(gnid, "folios ") - folios0;
+		}
+	}
+	if (write_num(gmem, 0) || write_num(huge, 0))
 		return 1;
-	printf("BENCH populate gmem_1g %d %.1f 0\n", gnid, p[0] / pages);
-	printf("BENCH populate gmem_4k %d %.1f 0\n", gnid, p[1] / pages);
-	printf("BENCH populate hugetlb_1g %d %.1f 0\n", hnid, p[2] / pages);
-	printf("BENCH vmlife gmem_1g %d %.1f 0\n", gnid, life[0] / pages);
-	printf("BENCH vmlife gmem_4k %d %.1f 0\n", gnid, life[1] / pages);
+	for (i = 0; i < 4; i++) {
+		printf("BENCH populate %s %d %.2f 0\n", backing_name[i],
+		       i == HUGETLB_1G ? hnid : gnid, p[i] / pages);
+		printf("BENCH vmlife %s %d %.2f 0\n", backing_name[i],
+		       i == HUGETLB_1G ? hnid : gnid, life[i] / pages);
+	}
+	printf("BENCH zeroer cpu_ms_per_gib %d %.1f %.0f\n", gnid,
+	       folios > 0 ? cpu / folios / 1e6 : -1, folios);
 	return 0;
 }

@@ -9,8 +9,9 @@
  *
  * Poisoned folios are never handed out again, and the areas of
  * gmem_cma=0:2G,1:2G hold four folios, fewer than the tests poison, so the
- * tests are split over two boots made for them: free_folio (node 0),
- * private_file_folio and mapped_file_folio (node 1) run with
+ * tests are split over two boots made for them: free_folio and
+ * folio_being_zeroed (node 0), private_file_folio and mapped_file_folio
+ * (node 1) run with
  * gmem_hwpoison_test on the kernel command line; reserved_folio_replaced
  * and reserved_folio_no_free_block (node 1, in that order) run with
  * gmem_hwpoison_test=2, whose boot gives node 0 to the KVM test
@@ -297,6 +298,8 @@ FIXTURE_SETUP(hwpoison)
 
 FIXTURE_TEARDOWN(hwpoison)
 {
+	/* folio_being_zeroed holds the zeroer: never leave it so. */
+	write_str("/sys/kernel/debug/gmem_cma/zero_hold_after", "0");
 }
 
 /*
@@ -360,6 +363,71 @@ TEST_F_TIMEOUT(hwpoison, free_folio, 120)
 	EXPECT_TRUE(pool_is(0, base, base, 0, 0, p0 + 1, 0));
 	EXPECT_STREQ("poisoned", folio_state(0, a));
 	EXPECT_STREQ("", folio_state(0, b));
+}
+
+#define ZEROER		"/sys/kernel/debug/gmem_cma/zeroer"
+#define ZERO_HOLD	"/sys/kernel/debug/gmem_cma/zero_hold_after"
+
+/* A counter of node @nid's line in debugfs gmem_cma/zeroer, or -1. */
+static long zeroer_field(int nid, const char *key)
+{
+	static char text[4096];
+	char hdr[32], k[40], *p, *q;
+
+	if (read_text(ZEROER, text, sizeof(text)))
+		return -1;
+	snprintf(hdr, sizeof(hdr), "node %d: ", nid);
+	snprintf(k, sizeof(k), " %s ", key);
+	p = strstr(text, hdr);
+	q = p ? strstr(p, k) : NULL;
+	if (!q || q > strchr(p, '\n'))
+		return -1;
+	return strtol(q + strlen(k), NULL, 0);
+}
+
+/*
+ * The folio the zeroer is clearing (held half done by zero_hold_after):
+ * a memory failure in it retires it at once, as any free folio, and the
+ * zeroer lets go of it.  Node 0's last block, after free_folio.
+ */
+TEST_F_TIMEOUT(hwpoison, folio_being_zeroed, 300)
+{
+	unsigned long a, pfn, first;
+	long base, p0, retired, zeroed;
+	int i;
+
+	if (!require_run(_metadata, 1))
+		return;
+	base = pool_field(0, "nr_pages");
+	p0 = pool_field(0, "poisoned");
+	retired = zeroer_field(0, "retired");
+	zeroed = zeroer_field(0, "folios");
+	ASSERT_GE(retired, 0) TH_LOG("no " ZEROER);
+	ASSERT_TRUE(pool_is(0, base, base, 0, 0, p0, 0));
+	ASSERT_EQ(0, write_str(GMEM_CMA_SYSFS "/prezero", "on"));
+	ASSERT_EQ(0, write_str(ZERO_HOLD, "2"));
+	ASSERT_EQ(0, set_pages(0, base + 1));
+	for (i = 0; i < 1200 && zeroer_field(0, "zeroing") <= 0; i++)
+		usleep(100000);
+	a = zeroer_field(0, "zeroing");
+	ASSERT_NE(0UL, a) TH_LOG("the zeroer did not take the new folio");
+	ASSERT_EQ(0, hwpoisoned(a, &first));
+	pfn = a + 3 * CHUNK + 11;
+
+	ASSERT_EQ(0, hwpoison_write(CORRUPT, pfn));
+	EXPECT_TRUE(pool_is(0, base, base, 0, 0, p0 + 1, 0));
+	EXPECT_EQ(zeroer_field(0, "zeroing"), 0);
+	EXPECT_EQ(zeroer_field(0, "retired"), retired + 1);
+	EXPECT_STREQ("poisoned", folio_state(0, a));
+	expect_only_poisoned(_metadata, a, pfn);
+
+	/* Let go of the hold: the zeroer must not finish the folio. */
+	EXPECT_EQ(0, write_str(ZERO_HOLD, "0"));
+	sleep(2);
+	EXPECT_EQ(zeroer_field(0, "folios"), zeroed);
+	EXPECT_EQ(node_sysfs(0, "zeroed_pages"), 0);
+	EXPECT_STREQ("poisoned", folio_state(0, a));
+	EXPECT_TRUE(pool_is(0, base, base, 0, 0, p0 + 1, 0));
 }
 
 /*
