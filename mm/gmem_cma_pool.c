@@ -450,6 +450,7 @@ void gmem_cma_pool_unreserve(int nid, unsigned long nr)
 		nr = pool->nr_resv;
 	pool->nr_resv -= nr;
 	spin_unlock(&pool->lock);
+	gmem_cma_zeroer_wake(nid);
 }
 EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_unreserve);
 
@@ -479,6 +480,9 @@ struct folio *gmem_cma_pool_alloc(int nid, bool *zeroed)
 		*zeroed = folio;
 		if (!folio)
 			folio = gmem_cma_first_free(pool);
+		/* Switched off, zeroed folios not yet forgotten: clear again. */
+		if (!folio)
+			folio = gmem_cma_take_zeroed(pool);
 		if (!folio && pool->zeroing) {
 			pool->want = true;
 			folio = ERR_PTR(-EAGAIN);
@@ -696,12 +700,19 @@ void gmem_cma_pool_zero_stats(int nid, struct gmem_cma_zero_stats *zst)
 }
 EXPORT_SYMBOL_IF_KUNIT(gmem_cma_pool_zero_stats);
 
-/* May the zeroer start on a folio now? */
+/*
+ * May the zeroer start on a folio now?  Only if the other free folios cover
+ * every reservation: a folio a file may fault in any moment (a punched page
+ * it keeps reserved) is left to be cleared when it is allocated, so that a
+ * file's faults do not keep waiting for the zeroer to give a folio back.
+ */
 static bool gmem_cma_pool_may_zero(struct gmem_cma_pool *pool)
 {
 	lockdep_assert_held(&pool->lock);
 
 	if (!gmem_cma_prezero_enabled() || pool->zeroing)
+		return false;
+	if (pool->nr_free <= pool->nr_resv)
 		return false;
 	if (pool->backoff && time_before(jiffies, pool->backoff_until))
 		return false;

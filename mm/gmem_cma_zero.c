@@ -7,9 +7,11 @@
  * that allocates it, that costs seconds per GiB on the VMM's critical path.
  * Instead, each node with a gmem_cma area has a zeroer thread that clears
  * the node's free folios in the background, at SCHED_IDLE priority on the
- * node's own CPUs, in batches of GMEM_CMA_ZERO_BATCH pages.  An allocation
- * takes a folio it cleared and skips clearing; otherwise it clears the
- * folio itself, as without pre-zeroing.
+ * node's own CPUs, in batches of GMEM_CMA_ZERO_BATCH pages, as long as the
+ * other free folios cover the pool's reservations (a reserved folio is
+ * likely to be faulted in soon and is cleared then).  An allocation takes a
+ * folio it cleared and skips clearing; otherwise it clears the folio
+ * itself, as without pre-zeroing.
  *
  * Whether a free folio is zeroed is gmem_cma's own state (which pool list
  * holds it: see mm/gmem_cma_pool.c), never a page flag.  Every way into the

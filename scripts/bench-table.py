@@ -26,22 +26,33 @@ ratio("  ratio gmem_cma idle / memset", ("gmem_cma", "idle"), ("memset", "popula
 ratio("  ratio gmem_cma busy / memset", ("gmem_cma", "busy"), ("memset", "populated"))
 print(f"\nPopulating guest memory with fallocate() from filled pools, ms per GiB "
       "(hugetlb on the other node)")
-row("guest_memfd, 1 GiB pages (gmem_cma)", ("populate", "gmem_1g"))
+row("guest_memfd 1 GiB, pool pre-zeroed (gmem_cma)", ("populate", "gmem_1g"))
+row("guest_memfd 1 GiB, pre-zeroing off", ("populate", "gmem_1g_nozero"))
 row("guest_memfd, 4 KiB pages", ("populate", "gmem_4k"))
 row("hugetlb 1 GiB memfd (hugetlb_cma)", ("populate", "hugetlb_1g"))
 row("memset of populated memory", ("memset", "populated"))
-ratio("  ratio 1 GiB guest_memfd / memset", ("populate", "gmem_1g"), ("memset", "populated"))
-ratio("  ratio 1 GiB guest_memfd / hugetlb 1 GiB", ("populate", "gmem_1g"),
-      ("populate", "hugetlb_1g"))
-print(f"{'  same boot, hugetlb on the other node':44s} " + " ".join(
-    f"{rows[('populate', 'gmem_1g', n)][0] / rows[('populate', 'hugetlb_1g', 1 - n)][0]:10.2f}"
+print(f"{'  ratio hugetlb 1 GiB / pre-zeroed 1 GiB':44s} " + " ".join(
+    f"{rows[('populate', 'hugetlb_1g', 1 - n)][0] / rows[('populate', 'gmem_1g', n)][0]:10.1f}"
     for n in (0, 1)))
-ratio("  ratio 1 GiB guest_memfd / 4 KiB guest_memfd", ("populate", "gmem_1g"),
+ratio("  ratio pre-zeroing off / pre-zeroed", ("populate", "gmem_1g_nozero"),
+      ("populate", "gmem_1g"))
+ratio("  ratio pre-zeroing off / memset", ("populate", "gmem_1g_nozero"), ("memset", "populated"))
+ratio("  ratio pre-zeroing off / 4 KiB guest_memfd", ("populate", "gmem_1g_nozero"),
       ("populate", "gmem_4k"))
-print("\nVM memory life (create VM + file, bind, populate, close), ms per GiB")
-row("guest_memfd, 1 GiB pages (gmem_cma)", ("vmlife", "gmem_1g"))
+print("\nCreate VM -> its guest runs on N GiB populated (create VM + memory, bind, "
+      "fallocate, HLT on a vCPU), ms per GiB")
+row("guest_memfd 1 GiB, pool pre-zeroed (gmem_cma)", ("vmlife", "gmem_1g"))
+row("guest_memfd 1 GiB, pre-zeroing off", ("vmlife", "gmem_1g_nozero"))
 row("guest_memfd, 4 KiB pages", ("vmlife", "gmem_4k"))
-ratio("  ratio 1 GiB / 4 KiB", ("vmlife", "gmem_1g"), ("vmlife", "gmem_4k"))
+row("hugetlb 1 GiB memfd (hugetlb_cma, other node)", ("vmlife", "hugetlb_1g"))
+print(f"{'  ratio hugetlb 1 GiB / pre-zeroed 1 GiB':44s} " + " ".join(
+    f"{rows[('vmlife', 'hugetlb_1g', 1 - n)][0] / rows[('vmlife', 'gmem_1g', n)][0]:10.1f}"
+    for n in (0, 1)))
+ratio("  ratio 4 KiB / pre-zeroed 1 GiB", ("vmlife", "gmem_4k"), ("vmlife", "gmem_1g"))
+print(f"{'zeroer CPU time per GiB it cleared, ms':44s} " + " ".join(
+    f"{rows[('zeroer', 'cpu_ms_per_gib', n)][0]:10.1f}" for n in (0, 1)) +
+    "  (" + ", ".join(f"node {n}: {rows[('zeroer', 'cpu_ms_per_gib', n)][1]:.0f} GiB"
+                      for n in (0, 1)) + ")")
 print("MiB of the area lent out before the busy runs: " + ", ".join(
     f"{w} node {n}: {rows[(w, 'busy', n)][1]:.0f}" for w in ("gmem_cma", "hugetlb") for n in (0, 1)))
 print("\nVmemmap (struct pages) per GiB held, KiB, mean of the grows; hugetlb 1 GiB "
