@@ -365,25 +365,7 @@ TEST_F_TIMEOUT(hwpoison, free_folio, 120)
 	EXPECT_STREQ("", folio_state(0, b));
 }
 
-#define ZEROER		"/sys/kernel/debug/gmem_cma/zeroer"
 #define ZERO_HOLD	"/sys/kernel/debug/gmem_cma/zero_hold_after"
-
-/* A counter of node @nid's line in debugfs gmem_cma/zeroer, or -1. */
-static long zeroer_field(int nid, const char *key)
-{
-	static char text[4096];
-	char hdr[32], k[40], *p, *q;
-
-	if (read_text(ZEROER, text, sizeof(text)))
-		return -1;
-	snprintf(hdr, sizeof(hdr), "node %d: ", nid);
-	snprintf(k, sizeof(k), " %s ", key);
-	p = strstr(text, hdr);
-	q = p ? strstr(p, k) : NULL;
-	if (!q || q > strchr(p, '\n'))
-		return -1;
-	return strtol(q + strlen(k), NULL, 0);
-}
 
 /*
  * The folio the zeroer is clearing (held half done by zero_hold_after):

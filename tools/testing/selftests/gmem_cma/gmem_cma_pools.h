@@ -14,6 +14,7 @@
 #include "gmem_cma_util.h"
 
 #define GMEM_CMA_POOLS		"/sys/kernel/debug/gmem_cma/pools"
+#define ZEROER			"/sys/kernel/debug/gmem_cma/zeroer"
 #define HWPOISON_CORRUPT	"/sys/kernel/debug/hwpoison/corrupt-pfn"
 #define HWPOISON_UNPOISON	"/sys/kernel/debug/hwpoison/unpoison-pfn"
 #define KPF_HWPOISON_BIT	19
@@ -80,6 +81,23 @@ static inline long pool_field(int nid, const char *key)
 			return strtol(q + strlen(k), NULL, 10);
 	}
 	return -1;
+}
+
+/* A counter of the "node <nid>:" line of debugfs gmem_cma/zeroer, or -1. */
+static inline long zeroer_field(int nid, const char *key)
+{
+	static char text[4096];
+	char hdr[32], k[40], *p, *q;
+
+	if (read_text(ZEROER, text, sizeof(text)))
+		return -1;
+	snprintf(hdr, sizeof(hdr), "node %d: ", nid);
+	snprintf(k, sizeof(k), " %s ", key);
+	p = strstr(text, hdr);
+	q = p ? strstr(p, k) : NULL;
+	if (!q || q > strchr(p, '\n'))
+		return -1;
+	return strtol(q + strlen(k), NULL, 0);
 }
 
 /* The number in sysfs file @name of node @nid's pool, or -1. */

@@ -4,8 +4,9 @@
  * (on and done, switched off, half done and held there), a guest_memfd
  * file's page reads zero on every 4 KiB page after an earlier file wrote a
  * pattern into all of them (every byte of every page when half done, the
- * pattern's words elsewhere, to keep the test short under TCG); the counters (sysfs zeroed_pages, debugfs
- * gmem_cma/zeroer) move by exactly what each step must do; the switch
+ * pattern's words elsewhere, to keep the test short under TCG); the
+ * counters (sysfs zeroed_pages, debugfs gmem_cma/zeroer) move by exactly
+ * what each step must do; the switch
  * rejects bad values; a shrink takes a page from the zeroer; and a stress
  * races files, the switch, the hold knob and pool resizes, checking every
  * page handed out.
@@ -27,7 +28,6 @@
 #include "../kselftest_harness.h"
 #include "gmem_cma_pools.h"
 
-#define ZEROER		"/sys/kernel/debug/gmem_cma/zeroer"
 #define HOLD		"/sys/kernel/debug/gmem_cma/zero_hold_after"
 #define PREZERO		GMEM_CMA_SYSFS "/prezero"
 #define GB		0x40000000UL
@@ -38,25 +38,6 @@
 #define MPOL_BIND	2
 /* Clearing 1 GiB under TCG takes 1-5 s; leave room for a busy machine. */
 #define ZERO_SECONDS	120
-
-/* A counter of the "node <nid>:" line of debugfs gmem_cma/zeroer, or -1. */
-static long zeroer_field(int nid, const char *key)
-{
-	static char text[4096];
-	char hdr[32], k[40], *p, *q;
-
-	if (read_text(ZEROER, text, sizeof(text)))
-		return -1;
-	snprintf(hdr, sizeof(hdr), "node %d: ", nid);
-	snprintf(k, sizeof(k), " %s ", key);
-	p = strstr(text, hdr);
-	if (!p)
-		return -1;
-	q = strstr(p, k);
-	if (!q || q > strchr(p, '\n'))
-		return -1;
-	return strtol(q + strlen(k), NULL, 0);
-}
 
 /* True once node @nid's zeroed_pages is @want, within @secs seconds. */
 static bool zeroed_is(int nid, long want, int secs)
