@@ -11,10 +11,12 @@
  * madvise() with random advice on 4 KiB, 2 MiB and 1 GiB pieces;
  * KVM_PRE_FAULT_MEMORY of private and shared memory; memory failures
  * injected into free and in-use folios (a budget of -P, since a poisoned
- * folio is retired for good); and page and slab allocation failures
+ * folio is retired for good); page and slab allocation failures
  * (fail_page_alloc, failslab) for the task around one system call of an
- * operation.  Hole punches take whole 1 GiB pages or any 4 KiB-aligned
- * part of one (zeroed in place).
+ * operation; and the zeroer's switches: pre-zeroing off and on, and the
+ * debugfs knob that has it hold the folio it clears after a few batches.
+ * Hole punches take whole 1 GiB pages or any 4 KiB-aligned part of one
+ * (zeroed in place).
  *
  * With in-place conversion (kvm.gmem_in_place_conversion=1) the private
  * files are mmap-able and private by default instead of private through
@@ -37,7 +39,9 @@
  * every counter must be back at its baseline: the pools' sysfs counters, the
  * GmemCma lines of /proc/meminfo, no file left in debugfs, and each retired
  * folio counted once as "poisoned" in debugfs (HardwareCorrupted grows by
- * 4 kB per poisoned page).  The pools are put back to their sizes.
+ * 4 kB per poisoned page).  The pools are put back to their sizes, and
+ * pre-zeroing as it was: the zeroer must then clear every free page (or, off,
+ * count none) within SETTLE_S.
  *
  * It prints the count of each operation by outcome, the seed (-S replays
  * each worker's sequence of choices; the interleaving depends on timing)
@@ -106,6 +110,8 @@
 #define FSLAB		"/sys/kernel/debug/failslab"
 #define LOCK_FILE	"/tmp/gmem_cma_stress.lock"
 #define INPLACE		"/sys/module/kvm/parameters/gmem_in_place_conversion"
+#define PREZERO		GMEM_CMA_SYSFS "/prezero"
+#define HOLD		"/sys/kernel/debug/gmem_cma/zero_hold_after"
 
 #define GB		0x40000000UL
 #define MB2		0x200000UL
@@ -125,8 +131,8 @@
 enum op {
 	OP_GROW, OP_SHRINK, OP_CREATE, OP_FALLOCATE, OP_PUNCH, OP_CLOSE,
 	OP_TOUCH, OP_PIN, OP_UNPIN, OP_MADVISE, OP_PREFAULT_PRIVATE,
-	OP_PREFAULT_SHARED, OP_CONVERT, OP_POISON_FREE, OP_POISON_USED, OP_INJECT,
-	NR_OPS
+	OP_PREFAULT_SHARED, OP_CONVERT, OP_POISON_FREE, OP_POISON_USED, OP_ZEROER,
+	OP_INJECT, NR_OPS
 };
 
 static const struct {
@@ -148,6 +154,7 @@ static const struct {
 	[OP_CONVERT]		= { "convert", 12 },
 	[OP_POISON_FREE]	= { "poison-free", 1 },
 	[OP_POISON_USED]	= { "poison-used", 1 },
+	[OP_ZEROER]		= { "zeroer", 3 },
 	[OP_INJECT]		= { "fault-inject", 10 },
 };
 
@@ -564,6 +571,26 @@ static int write_injected(struct worker *w, const char *path, const char *val)
 	fi_end(w);
 	close(fd);
 	return err;
+}
+
+/*
+ * Switch pre-zeroing off or on, or have the zeroer hold the folio it clears
+ * after 1-8 batches (or not), while the other workers allocate, punch,
+ * shrink and poison: none of it may hand out a page that was not cleared
+ * (touch_file() reads new pages) or lose a folio (final_checks()).
+ */
+static int op_zeroer(struct worker *w)
+{
+	char val[8];
+
+	if (rnd(w, 2)) {
+		snprintf(val, sizeof(val), "%s", rnd(w, 2) ? "on" : "off");
+		snprintf(w->what, sizeof(w->what), "prezero %s", val);
+		return write_str(PREZERO, val);
+	}
+	snprintf(val, sizeof(val), "%lu", rnd(w, 2) ? 0 : 1 + rnd(w, 8));
+	snprintf(w->what, sizeof(w->what), "zero_hold_after %s", val);
+	return write_str(HOLD, val);
 }
 
 /*
@@ -1384,6 +1411,8 @@ static int run_op(struct worker *w, int op, long max_poison)
 		return op_poison(w, false, max_poison);
 	case OP_POISON_USED:
 		return op_poison(w, true, max_poison);
+	case OP_ZEROER:
+		return op_zeroer(w);
 	}
 	return R_NONE;
 }
@@ -1602,6 +1631,39 @@ static bool restore_pools(const struct counters *base)
 
 #define CHECK(cond, ...) do { if (!(cond)) fail(NULL, "end: " __VA_ARGS__); } while (0)
 
+static char prezero_was[8];	/* "on\n" or "off\n" before the run */
+
+/*
+ * Put pre-zeroing back as it was, with no folio held, and wait up to
+ * SETTLE_S for the zeroer to be done: every free page cleared if it is on,
+ * none counted if it is off.
+ */
+static void zeroer_settle(void)
+{
+	bool on = !strcmp(prezero_was, "on\n");
+	long zeroed = 0, free = 0;
+	int i, nid;
+
+	CHECK(!write_str(HOLD, "0"), "cannot write 0 to %s", HOLD);
+	CHECK(!write_str(PREZERO, on ? "on" : "off"), "cannot put %s back", PREZERO);
+	for (i = 0; i < SETTLE_S * 10; i++) {
+		if (i)
+			usleep(100000);
+		for (zeroed = free = 0, nid = 0; nid < nr_nodes; nid++) {
+			zeroed += node_long(nid, "zeroed_pages");
+			free += node_long(nid, "free_pages");
+		}
+		if (zeroed == (on ? free : 0))
+			break;
+	}
+	CHECK(zeroed == (on ? free : 0),
+	      "pre-zeroing %s: %ld pages cleared ahead of %ld free %d s after the end",
+	      on ? "on" : "off", zeroed, free, SETTLE_S);
+	CHECK(read_long(GMEM_CMA_SYSFS "/zeroed_pages") == zeroed,
+	      "zeroed_pages %ld, the nodes add up to %ld",
+	      read_long(GMEM_CMA_SYSFS "/zeroed_pages"), zeroed);
+}
+
 /* Every counter at its baseline, poisoned pages accounted. */
 static void final_checks(const struct counters *base)
 {
@@ -1668,6 +1730,7 @@ static const char *check_setup(void)
 	static const char * const paths[] = {
 		"/dev/kvm", GMEM_CMA_SYSFS "/nr_pages", POOLS, FILES, CORRUPT, GUP_TEST,
 		FPA "/probability", FSLAB "/probability", "/proc/self/make-it-fail",
+		PREZERO, HOLD,
 	};
 	static char why[160];
 	int i, kvm, vm, n = 0;
@@ -1813,6 +1876,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (read_text(PREZERO, prezero_was, sizeof(prezero_was))) {
+		printf("gmem_cma_stress: FAIL: setup: cannot read %s (seed %#llx)\n", PREZERO,
+		       (unsigned long long)seed);
+		return 1;
+	}
 	if (fault_injection(true)) {
 		printf("gmem_cma_stress: FAIL: setup: fault injection (seed %#llx)\n",
 		       (unsigned long long)seed);
@@ -1856,6 +1924,7 @@ int main(int argc, char **argv)
 		fail(NULL, "end: pages still reserved or in use %d s after the end", SETTLE_S);
 	if (restore_pools(&base))
 		final_checks(&base);
+	zeroer_settle();
 
 	print_counts();
 	for (i = 0; i < sh->failures && i < MAX_MSGS; i++)
