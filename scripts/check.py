@@ -49,10 +49,15 @@ NO_TAP_TESTS = set(KVM_TESTS[:4])
 OUR_TESTS = ["gmem_cma:gmem_cma_areas", "gmem_cma:gmem_cma_pool", "gmem_cma:gmemctl.sh",
              "gmem_cma:gmem_cma_vmemmap.sh", "gmem_cma:gmem_cma_prezero"]
 # guest_memfd_1g_test cases the gmem-vmemmap-off boot leaves to main: no
-# host mapping, pin or host fault in them.
+# host mapping, pin or host fault in them, or (the last six) KVM's mapping
+# levels for slots placed in other ways, which the vmemmap does not change.
 VMEMMAP_OFF_SKIP = ["rejects_bad_arguments", "memory_policies", "kvm_faults_follow_mbind",
                     "placement_follows_policy", "creates_race_for_last_pages",
-                    "faults_race_on_one_page", "vm_types", "dmem_cgroup_limit"]
+                    "faults_race_on_one_page", "vm_types", "dmem_cgroup_limit",
+                    "shared_vm_misaligned_gpa", "shared_vm_misaligned_offset",
+                    "shared_vm_offset_64k", "shared_vm_offset_4m",
+                    "private_1g_with_vmm_shared_address",
+                    "private_1g_with_4k_skewed_shared_address"]
 # hugetlb's own vmemmap (HVO) tests: the remapping engine is shared.
 MM_TESTS = ["mm:hugetlb-vmemmap", "mm:hugetlb-soft-offline", "mm:hugetlb-read-hwpoison"]
 # Poisoned folios never come back and gmem_cma=0:2G,1:2G holds four, fewer
@@ -496,10 +501,10 @@ def all_boots():
     # Nothing trimmed and nothing cleared ahead of time (gmem_cma_prezero=off:
     # areas.prezero_as_booted checks it took); everything else passes as in
     # the main boot, which runs the pre-zeroing test.  guest_memfd_1g_test
-    # runs without the cases that neither map, pin nor fault a page where
-    # the vmemmap could matter (VMEMMAP_OFF_SKIP: argument checks, NUMA
-    # policies, VM types, the cgroup limit, the allocation races), which
-    # the main boot runs.  The per-test limit is main's: the test faults
+    # runs without the cases where the vmemmap cannot matter
+    # (VMEMMAP_OFF_SKIP: argument checks, NUMA policies, VM types, the
+    # cgroup limit, the allocation races, KVM's mapping levels for skewed
+    # slots), which the main boot runs.  The per-test limit is main's: the test faults
     # GiBs in page by page and takes 250-800 s under TCG, depending on the
     # host.
     tests = [t for t in OUR_TESTS if t != "gmem_cma:gmem_cma_prezero"] + \
