@@ -504,9 +504,9 @@ def all_boots():
     # runs without the cases where the vmemmap cannot matter
     # (VMEMMAP_OFF_SKIP: argument checks, NUMA policies, VM types, the
     # cgroup limit, the allocation races, KVM's mapping levels for skewed
-    # slots), which the main boot runs.  The per-test limit is main's: the test faults
-    # GiBs in page by page and takes 250-800 s under TCG, depending on the
-    # host.
+    # slots), which the main boot runs.  The per-test limit is main's: the
+    # test faults GiBs in page by page and takes 250-800 s under TCG,
+    # depending on the host.
     tests = [t for t in OUR_TESTS if t != "gmem_cma:gmem_cma_prezero"] + \
         ["kvm:guest_memfd_1g_test"]
     skip = ",".join(f"-T,{t}" for t in VMEMMAP_OFF_SKIP)
