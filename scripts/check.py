@@ -429,13 +429,18 @@ def all_boots():
                         (r"gmem_vm: guest: 32-bit, code at GPA 0x1000, writing "
                          r"\[0x200000, 0x40000000\) with 2 vCPUs", 1)] +
                        [(pat, 1) for pat in VMM_DEMO_VCPUS]),
-        # gmem_vm --poison: a page of the running guest's memory fails; the
-        # guest faults on that page only and verifies the rest.  Its pool
-        # loses the 1 GiB page for good: a boot of its own.
+        # gmem_vm --poison --vcpus 2: a page of the running guest's memory
+        # fails; the vCPU whose share holds it (1) faults on that page only,
+        # and both verify the rest.  Its pool loses the 1 GiB page for
+        # good: a boot of its own.
         make_boot("vmm-poison", "kunit.enable=0 gmem_cma=0:2G,1:2G", "gmem_test=run-poison",
                   reserved={0: 2, 1: 2},
-                  also=[(r"gmem_vm: PASS", 1), (vmm_vcpu(0, 0x200000, 0x40000000), 1),
-                        (rf"gmem_vm: guest memory error at GPA {VMM_POISON_GPA:#x}: page lost", 1),
+                  also=[(r"gmem_vm: PASS", 1),
+                        (r"gmem_vm: guest: 32-bit, code at GPA 0x1000, writing "
+                         r"\[0x200000, 0x40000000\) with 2 vCPUs", 1)] +
+                       [(pat, 1) for pat in VMM_DEMO_VCPUS] +
+                       [(rf"gmem_vm: vcpu 1: guest memory error at GPA {VMM_POISON_GPA:#x}: page lost "
+                         r"\(EHWPOISON, 0x1000\)", 1),
                         (rf"gmem_cma: memory failure at pfn 0x[0-9a-f]+, page {VMM_POISON_PAGE} ",
                          1),
                         (r"VM stats: pages_4k 511, pages_2m 511, pages_1g 0\b", 1),
@@ -949,11 +954,13 @@ gmem_vm: PASS""".replace("\\\n", "").split("\n")
 # ... and in the vmm-poison boot (scripts/guest/init, run-poison), with the
 # kernel's lines about the page.
 SELF_TEST_VMM_POISON = f"""# gmemctl set 1:1
-# gmem_vm --poison -n 1 -g 1
+# gmem_vm --poison -n 1 -g 1 --vcpus 2
 gmem_vm: host: wrote markers at GPA 0x3000 and at the middle and end of every GiB
 gmem_vm: poison: GPA {VMM_POISON_GPA:#x}, between the guest's write and read-back
-gmem_vm: guest: 32-bit, code at GPA 0x1000, writing [0x200000, 0x40000000)
-gmem_vm: vcpu 0: memory node 1, cpus 1 (hwloc), running on cpu 1; GPA [0x200000, 0x40000000), \
+gmem_vm: guest: 32-bit, code at GPA 0x1000, writing [0x200000, 0x40000000) with 2 vCPUs
+gmem_vm: vcpu 0: memory node 1, cpus 1 (hwloc), running on cpu 1; GPA [0x200000, 0x20000000), \
+node from move_pages()
+gmem_vm: vcpu 1: memory node 1, cpus 1 (hwloc), running on cpu 1; GPA [0x20000000, 0x40000000), \
 node from move_pages()
 gmem_vm: guest: markers OK
 gmem_vm: guest: wrote 1022 MiB in 1.962 s (520.9 MiB/s)
@@ -961,7 +968,7 @@ gmem_vm: poison: GPA {VMM_POISON_GPA:#x} is pfn 0x2a0020005, page {VMM_POISON_PA
 page, node 1
 [  100.000000] gmem_cma: memory failure at pfn 0x2a0020005, page {VMM_POISON_PAGE} of the 1 GiB \
 page at pfn 0x2a0000000 (node 1, in use: mappings dropped, retired when freed)
-gmem_vm: guest memory error at GPA {VMM_POISON_GPA:#x}: page lost (EHWPOISON, size 0x1000)
+gmem_vm: vcpu 1: guest memory error at GPA {VMM_POISON_GPA:#x}: page lost (EHWPOISON, 0x1000)
 gmem_vm: guest: verified 1022 MiB but the lost 4 KiB in 1.788 s (571.6 MiB/s), run took 3.750 s
 gmem_vm: host: reading GPA {VMM_POISON_GPA:#x} raised SIGBUS BUS_MCEERR_AR at 0x7f8c60005000, lsb 12
 gmem_vm: VM stats: pages_4k 511, pages_2m 511, pages_1g 0

@@ -596,13 +596,14 @@ static void inject_poison(char *mem, struct poison *p)
  * read-back loaded the first word of the lost page.  It must be the
  * injected page, once; the guest skips the page and reads on.
  */
-static void skip_lost_page(int vcpu_fd, struct kvm_run *run, struct poison *p)
+static void skip_lost_page(int vcpu_fd, int vcpu_id, struct kvm_run *run,
+			   struct poison *p)
 {
 	unsigned long long gpa = run->memory_fault.gpa;
 	struct kvm_regs r;
 
-	printf("gmem_vm: guest memory error at GPA %#llx: page lost (EHWPOISON, size %#llx)\n",
-	       gpa, run->memory_fault.size);
+	printf("gmem_vm: vcpu %d: guest memory error at GPA %#llx: page lost (EHWPOISON, %#llx)\n",
+	       vcpu_id, gpa, run->memory_fault.size);
 	if (gpa != p->gpa || run->memory_fault.size != PAGE_4K) {
 		dump_vcpu(vcpu_fd, run);
 		die(0, "poison: fault at GPA %#llx size %#llx, expected GPA %#llx size 0x1000",
@@ -659,7 +660,7 @@ static void run_vcpu(struct vcpu *v)
 				continue;
 			if (errno == EHWPOISON && p->injected &&
 			    run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
-				skip_lost_page(v->fd, run, p);
+				skip_lost_page(v->fd, v->id, run, p);
 				continue;
 			}
 			err = errno;
