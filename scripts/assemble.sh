@@ -1,7 +1,8 @@
 #!/bin/bash
 # Assemble the kernel tree: the pristine Debian source as the first commit
 # (tag "pristine"), then one commit per patch in patches/series, each carrying
-# the patch (changes to upstream files) plus the new files patches/files
+# the patch (changes to upstream files, and earlier versions of files of
+# ours) plus the final content of the files of ours that patches/files
 # assigns to it.  Commits are built in a private index, so a re-run only
 # rewrites files whose content changed and make rebuilds only what it must.
 #

@@ -1,10 +1,11 @@
 #!/bin/bash
 # The reverse of assemble.sh: turn the commits on top of "pristine" in the
-# assembled tree back into patches/ (changes to upstream files, one patch per
-# commit, written to patches/series) and our new files (copied to their
-# kernel paths in this repo, listed in patches/files with the first patch
-# that adds or changes them: assemble.sh gives each file one patch, which
-# carries its final content).
+# assembled tree back into patches/ (one patch per commit, written to
+# patches/series) and our new files (copied to their kernel paths in this
+# repo).  A file of ours is listed in patches/files with the last patch that
+# changes it, which assemble.sh gives its final content from the repo; the
+# earlier patches that add or change it carry those earlier versions as
+# diffs, so every patch of the series builds on its own.
 #
 # usage: refresh.sh <build-tree>
 set -euo pipefail
@@ -39,21 +40,30 @@ rm -f "$repo"/patches/*.patch
 	echo "# quilt-style series: one patch per line, applied in order with -p1"
 	echo "# (written by 'make refresh' from the assembled tree)"
 } > "$repo/patches/series"
-echo "# <patch>: <new files of ours that the patch adds, at their kernel paths>" \
+echo "# <patch>: <files of ours whose final content the patch carries (from their kernel paths)>" \
 	> "$repo/patches/files"
 
+# The last commit that changes each file of ours.
+declare -A last=()
+for c in $(git rev-list --reverse pristine..HEAD); do
+	while read -r f; do
+		git cat-file -e "pristine:$f" 2>/dev/null || last[$f]=$c
+	done < <(git diff-tree --no-commit-id --no-renames --name-only -r --diff-filter=AM "$c")
+done
+
 n=0
-declare -A listed=()
 for c in $(git rev-list --reverse pristine..HEAD); do
 	n=$((n + 1))
+	# upstream: what the patch carries (upstream files, and earlier
+	# versions of ours); ours: files whose final content it carries.
 	upstream=() ours=()
 	while read -r f; do
-		if git cat-file -e "pristine:$f" 2>/dev/null; then
+		if git cat-file -e "pristine:$f" 2>/dev/null || [ "${last[$f]}" != "$c" ]; then
 			upstream+=("$f")
 		else
 			ours+=("$f")
 		fi
-	done < <(git diff-tree --no-commit-id --name-only -r --diff-filter=AM "$c")
+	done < <(git diff-tree --no-commit-id --no-renames --name-only -r --diff-filter=AM "$c")
 	name=$(git log -1 --format=%f "$c" | cut -c1-52)
 	name=$(printf '%04d-%s.patch' "$n" "$name")
 	# An empty pathspec would mean "everything": use a pattern that
@@ -69,12 +79,6 @@ for c in $(git rev-list --reverse pristine..HEAD); do
 			chmod +x "$repo/$f"
 		fi
 	done
-	first=()
-	for f in "${ours[@]}"; do
-		[ -n "${listed[$f]:-}" ] && continue
-		listed[$f]=1
-		first+=("$f")
-	done
-	echo "$name: ${first[*]}" >> "$repo/patches/files"
+	echo "$name: ${ours[*]}" >> "$repo/patches/files"
 done
 echo "refresh: wrote $n patches to $repo/patches"

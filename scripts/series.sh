@@ -3,7 +3,8 @@
 # (git format-patch, with a cover letter from patches/cover-letter), check
 # that it applies to the pristine tree, and run checkpatch --strict on every
 # patch and on every new C file and kernel-doc -Wall on the new kernel files.
-# Fails on any error or warning.
+# Fails on any error or warning.  Then scripts/series-build.sh builds and
+# checks every prefix of the series (SERIES_BUILD=0 skips that).
 #
 # usage: series.sh [--files-only] <tree> <out-dir>
 set -euo pipefail
@@ -83,4 +84,10 @@ unset GIT_INDEX_FILE
 report "checkpatch --strict on the $n patches" \
 	"$(perl scripts/checkpatch.pl --strict $(ls "$out"/*.patch | grep -v 0000-cover-letter) 2>&1; true)"
 echo "series: $n patches + cover letter in $out (base: $(cat "$tree/.git/pristine-version"))"
+[ "$status" = 0 ] || exit $status
+
+# Every prefix builds and passes the checks above on its own.
+if [ "${SERIES_BUILD:-1}" != 0 ]; then
+	"$repo/scripts/series-build.sh" "$tree" "$out-build" "$out/prefixes.md" || status=1
+fi
 exit $status
