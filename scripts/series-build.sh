@@ -76,21 +76,26 @@ build() {
 	t0=$(date +%s)
 	configure "$name" > "$log" 2>&1 || return 1
 	"${kmake[@]}" -C "$wt" O="$work/$name" $target >> "$log" 2>&1 || rc=$?
-	echo "$(($(date +%s) - t0)) $(grep -cE '(^|[^a-z])(warning|WARNING):' "$log" || true)"
+	echo "$(($(date +%s) - t0)) $(warnings "$log")"
 	return $rc
 }
 
-declare -A base_warn=()
-cell() {	# <config> <commit-label>: build, print a table cell; 1 on failure
+# warnings <log>: the warning lines of a build log
+warnings() {
+	grep -cE '(^|[^a-z])(warning|WARNING):' "$1" || true
+}
+
+# cell <config> <commit-label>: build, print a table cell; 1 on failure
+# (a failed build, or more warnings than pristine's build had).  Runs in a
+# subshell: pristine's count is read back from its log.
+cell() {
 	local name=$1 label=$2 log=$logs/$2-$1.log res s w
 	if ! res=$(build "$name" "$log"); then
 		echo "FAILED"
 		return 1
 	fi
 	read -r s w <<< "$res"
-	if [ "$label" = pristine ]; then
-		base_warn[$name]=$w
-	elif [ "$w" -gt "${base_warn[$name]}" ]; then
+	if [ "$label" != pristine ] && [ "$w" -gt "$(warnings "$logs/pristine-$name.log")" ]; then
 		echo "$w warnings"
 		return 1
 	fi
