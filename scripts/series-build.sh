@@ -17,6 +17,8 @@
 # usage: series-build.sh <tree> <work-dir> <table-file>
 #   SERIES_CONFIGS   the configurations to build (default "slim nogmem
 #                    allno")
+#   SERIES_KEEP_GOING=1  go on past a failing patch (the table then shows
+#                    every patch that breaks; the result is still a failure)
 set -euo pipefail
 
 tree=$(cd "$1" && pwd)
@@ -168,7 +170,7 @@ for commit in $(git -C "$tree" rev-list --reverse pristine..HEAD); do
 	if [ -n "$fail" ]; then
 		echo "series-build: patch $n ($subject) breaks:$fail; logs in $logs/$label-*" >&2
 		status=1
-		break
+		[ "${SERIES_KEEP_GOING:-0}" = 1 ] || break
 	fi
 done
 echo "series-build: $n of $(git -C "$tree" rev-list --count pristine..HEAD) patches checked" \
