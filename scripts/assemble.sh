@@ -60,8 +60,10 @@ trap 'rm -rf "$tmp"' EXIT
 while read -r p _; do
 	case "$p" in ''|'#'*) continue ;; esac
 	[ -f "$repo/patches/$p" ] || die "patches/series names $p, which does not exist"
-	git apply --cached --whitespace=error-all "$repo/patches/$p" ||
-		die "$p does not apply cleanly to the tree (no fuzz allowed)"
+	if grep -q '^diff --git ' "$repo/patches/$p"; then
+		git apply --cached --whitespace=error-all "$repo/patches/$p" ||
+			die "$p does not apply cleanly to the tree (no fuzz allowed)"
+	fi
 	for f in "${!owner[@]}"; do
 		[ "${owner[$f]}" = "$p" ] || continue
 		mode=100644

@@ -71,6 +71,12 @@ for c in $(git rev-list --reverse pristine..HEAD); do
 	[ ${#upstream[@]} -gt 0 ] || upstream=(":(exclude)*")
 	git format-patch -1 --stdout --no-signature --zero-commit --stat=80 \
 		"$c" -- "${upstream[@]}" > "$repo/patches/$name"
+	# A commit whose every file is one of ours at its final content has
+	# no diff left: keep its header and message (assemble.sh applies none).
+	if [ ! -s "$repo/patches/$name" ]; then
+		{ git format-patch -1 --stdout --no-signature --zero-commit --no-stat "$c" |
+			sed '/^diff --git /,$d'; echo "---"; } > "$repo/patches/$name"
+	fi
 	echo "$name" >> "$repo/patches/series"
 	for f in "${ours[@]}"; do
 		mkdir -p "$repo/$(dirname "$f")"
