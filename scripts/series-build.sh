@@ -7,7 +7,8 @@
 #     configs/gmem_cma.config; options a prefix does not have yet are left
 #     out), the same with CONFIG_GMEM_CMA=n, and allnoconfig: each must
 #     build without a warning (any "warning:" or "WARNING:" line fails);
-#   - checkpatch.pl --strict on the patch;
+#   - checkpatch.pl --strict on the patch (FILE_PATH_CHANGES ignored when
+#     scripts/maintained.sh finds every added file covered by our entry);
 #   - kernel-doc -Wall on the new kernel files the prefix has;
 #   - get_abi.py validate: no complaint naming gmem_cma.
 # Prints a table, one row per patch, and stops at the first patch that
@@ -137,8 +138,11 @@ for commit in $(git -C "$tree" rev-list --reverse pristine..HEAD); do
 		fi
 		row="$row $v |"
 	done
-	cp=$(cd "$wt" && git format-patch -1 --stdout "$commit" |
-	     perl scripts/checkpatch.pl --strict - 2>&1 | tee "$logs/$label-checkpatch.log" |
+	(cd "$wt" && git format-patch -1 --stdout "$commit") > "$logs/$label.patch"
+	ignore=()
+	"$repo/scripts/maintained.sh" "$wt" "$logs/$label.patch" && ignore=(--ignore FILE_PATH_CHANGES)
+	cp=$(cd "$wt" && perl scripts/checkpatch.pl --strict "${ignore[@]}" "$logs/$label.patch" 2>&1 |
+	     tee "$logs/$label-checkpatch.log" |
 	     sed -n 's/^total: \([0-9]*\) errors, \([0-9]*\) warnings, \([0-9]*\) checks.*/\1 \2 \3/p')
 	if [ "$cp" = "0 0 0" ]; then
 		row="$row clean |"
