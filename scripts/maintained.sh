@@ -22,10 +22,6 @@ for f in "${files[@]}"; do
 	[ -e "$f" ] || exit 1
 	who=$(perl scripts/get_maintainer.pl --no-git --no-git-fallback --nol \
 		--no-rolestats -f "$f" 2>/dev/null) || exit 1
-	hit=0
-	for m in "${ours[@]}"; do
-		grep -qxF "$m" <<< "$who" && hit=1
-	done
-	[ "$hit" = 1 ] || exit 1
+	grep -qxFf <(printf '%s\n' "${ours[@]}") <<< "$who" || exit 1
 done
 exit 0
