@@ -15,10 +15,11 @@ DEBUG_TREE := $(BUILD)/linux-debug
 STRESS_S ?= 600
 KSFT := $(BUILD)/kselftest
 INITRD := $(BUILD)/initramfs.cpio
+QEMU_TREE := $(BUILD)/qemu
 # Restrict "make check" to the boots whose name contains ONLY=...
 ONLY ?=
 
-.PHONY: all deps fetch assemble kernel selftests initramfs check check-self-test run \
+.PHONY: all deps fetch assemble kernel selftests qemu initramfs check check-self-test run \
 	bench series refresh checkpatch clean debug-kernel stress
 
 all: initramfs
@@ -39,8 +40,12 @@ kernel: assemble
 selftests: kernel
 	@scripts/build-selftests.sh $(TREE) $(KSFT)
 
-initramfs: kernel selftests
-	@scripts/mkinitramfs.sh $(KSFT) $(INITRD)
+# Debian's QEMU 11, which gmem_cma_qemu.sh runs inside the test VM.
+qemu: deps
+	@scripts/fetch-qemu.sh $(CACHE) $(QEMU_TREE)
+
+initramfs: kernel selftests qemu
+	@scripts/mkinitramfs.sh $(KSFT) $(INITRD) $(KERNEL) $(QEMU_TREE)
 
 # The harness's own test (no boot) runs first: each detector must fail.
 check-self-test: assemble

@@ -42,6 +42,8 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
 #include <linux/topology.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -763,6 +765,86 @@ void gmem_cma_free_folio(struct folio *folio)
 	}
 	gmem_cma_return_folio(folio);
 }
+
+/*
+ * The operator's policy: which guest_memfd files get 1 GiB pages without
+ * asking (gmem_cma_guest_memfd=, /sys/kernel/mm/gmem_cma/guest_memfd_enabled),
+ * and how many files it wanted to give them to but could not.
+ */
+static const char * const gmem_cma_gmem_policy_names[] = {
+	[GMEM_CMA_GMEM_NEVER]		= "never",
+	[GMEM_CMA_GMEM_ADVISE]		= "advise",
+	[GMEM_CMA_GMEM_WITHIN_SIZE]	= "within_size",
+	[GMEM_CMA_GMEM_ALWAYS]		= "always",
+};
+
+static enum gmem_cma_gmem_policy gmem_cma_gmem_policy __read_mostly =
+	GMEM_CMA_GMEM_ADVISE;
+static atomic_long_t gmem_cma_gmem_fallbacks = ATOMIC_LONG_INIT(0);
+
+/**
+ * gmem_cma_guest_memfd_policy() - which guest_memfd files get 1 GiB pages
+ *
+ * Return: the policy the operator set; KVM applies it to each new file.
+ */
+enum gmem_cma_gmem_policy gmem_cma_guest_memfd_policy(void)
+{
+	return READ_ONCE(gmem_cma_gmem_policy);
+}
+EXPORT_SYMBOL_FOR_MODULES(gmem_cma_guest_memfd_policy, "kvm");
+
+/**
+ * gmem_cma_guest_memfd_fallback() - count a file the policy left on 4 KiB
+ *
+ * KVM calls it once for each guest_memfd file the policy would have given
+ * 1 GiB pages that got 4 KiB pages instead; the count is guest_memfd_fallback
+ * in sysfs.
+ */
+void gmem_cma_guest_memfd_fallback(void)
+{
+	atomic_long_inc(&gmem_cma_gmem_fallbacks);
+}
+EXPORT_SYMBOL_FOR_MODULES(gmem_cma_guest_memfd_fallback, "kvm");
+
+/* How many times gmem_cma_guest_memfd_fallback() was called. */
+unsigned long gmem_cma_guest_memfd_fallbacks(void)
+{
+	return atomic_long_read(&gmem_cma_gmem_fallbacks);
+}
+
+/* The policies, the current one in brackets, as THP's sysfs files show them. */
+ssize_t gmem_cma_guest_memfd_policy_show(char *buf)
+{
+	enum gmem_cma_gmem_policy cur = gmem_cma_guest_memfd_policy();
+	int i, len = 0;
+
+	for (i = 0; i < ARRAY_SIZE(gmem_cma_gmem_policy_names); i++)
+		len += sysfs_emit_at(buf, len, i == cur ? "%s[%s]" : "%s%s",
+				     i ? " " : "", gmem_cma_gmem_policy_names[i]);
+	len += sysfs_emit_at(buf, len, "\n");
+	return len;
+}
+
+/* Set the policy by name; -EINVAL, and the policy unchanged, for another word. */
+int gmem_cma_guest_memfd_policy_set(const char *name)
+{
+	int i = sysfs_match_string(gmem_cma_gmem_policy_names, name);
+
+	if (i < 0)
+		return -EINVAL;
+	WRITE_ONCE(gmem_cma_gmem_policy, i);
+	return 0;
+}
+
+static int __init gmem_cma_guest_memfd_param(char *val)
+{
+	if (!val || gmem_cma_guest_memfd_policy_set(val))
+		pr_warn("gmem_cma_guest_memfd=%s: not never, advise, within_size or always: the policy stays %s\n",
+			val ?: "",
+			gmem_cma_gmem_policy_names[gmem_cma_guest_memfd_policy()]);
+	return 0;
+}
+early_param("gmem_cma_guest_memfd", gmem_cma_guest_memfd_param);
 
 static int gmem_cma_files_show(struct seq_file *m, void *v)
 {

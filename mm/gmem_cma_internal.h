@@ -218,6 +218,11 @@ struct gmem_cma_vmemmap_stats {
 	unsigned long restore_fail;
 };
 
+/* The guest_memfd policy, for sysfs (gmem_cma_file.c). */
+unsigned long gmem_cma_guest_memfd_fallbacks(void);
+ssize_t gmem_cma_guest_memfd_policy_show(char *buf);
+int gmem_cma_guest_memfd_policy_set(const char *name);
+
 bool gmem_cma_vmemmap_enabled(void);
 int gmem_cma_vmemmap_add(int nid, struct folio *folio);
 int gmem_cma_vmemmap_remove(int nid, struct folio *folio);

@@ -115,6 +115,40 @@ static ssize_t prezero_store(struct kobject *kobj, struct kobj_attribute *attr,
 
 static struct kobj_attribute prezero_attr = __ATTR_RW_MODE(prezero, 0644);
 
+/* Root only: which guest_memfd files get 1 GiB pages (gmem_cma_guest_memfd=). */
+static ssize_t guest_memfd_enabled_show(struct kobject *kobj,
+					struct kobj_attribute *attr, char *buf)
+{
+	return gmem_cma_guest_memfd_policy_show(buf);
+}
+
+static ssize_t guest_memfd_enabled_store(struct kobject *kobj,
+					 struct kobj_attribute *attr,
+					 const char *buf, size_t count)
+{
+	int ret = gmem_cma_guest_memfd_policy_set(buf);
+
+	if (ret) {
+		pr_warn_ratelimited("guest_memfd_enabled: '%.*s' is not never, advise, within_size or always\n",
+				    (int)min_t(size_t, strcspn(buf, "\n"), 32), buf);
+		return ret;
+	}
+	return count;
+}
+
+static struct kobj_attribute guest_memfd_enabled_attr =
+	__ATTR_RW_MODE(guest_memfd_enabled, 0644);
+
+/* Files the policy wanted on 1 GiB pages that got 4 KiB pages instead. */
+static ssize_t guest_memfd_fallback_show(struct kobject *kobj,
+					 struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", gmem_cma_guest_memfd_fallbacks());
+}
+
+static struct kobj_attribute guest_memfd_fallback_attr =
+	__ATTR_RO(guest_memfd_fallback);
+
 static ssize_t nr_pages_show(struct kobject *kobj, struct kobj_attribute *attr,
 			     char *buf)
 {
@@ -237,6 +271,10 @@ static int __init gmem_cma_sysfs_init(void)
 		ret = sysfs_create_file(root, &vmemmap_trim_attr.attr);
 	if (!ret)
 		ret = sysfs_create_file(root, &prezero_attr.attr);
+	if (!ret)
+		ret = sysfs_create_file(root, &guest_memfd_enabled_attr.attr);
+	if (!ret)
+		ret = sysfs_create_file(root, &guest_memfd_fallback_attr.attr);
 	if (ret)
 		goto err_put_root;
 

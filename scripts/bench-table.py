@@ -3,7 +3,13 @@
 # usage: bench-table.py <bench.txt> <pages> <rounds>
 import sys
 rows = {}
+qemu = {}
 for line in open(sys.argv[1]):
+    if line.startswith("BENCH qemu "):
+        # BENCH qemu <backing> wall_ms=<n> boot_ms=<n> ... (gmem_cma_qemu.sh bench)
+        f = line.split()
+        qemu[f[2]] = {k: float(v) for k, v in (kv.split("=") for kv in f[3:])}
+        continue
     _, what, state, nid, ms, lent = line.split()
     rows[(what, state, int(nid))] = (float(ms), float(lent))
 pages, rounds = sys.argv[2], sys.argv[3]
@@ -96,3 +102,16 @@ print(f"Guest pass over its 2 GiB, ms{'':28s} {'whole':>10s} {'split':>10s} {'me
 print(f"{'  first pass after the change (maps again)':44s} {tf[0]:10.0f} {tf[1]:10.0f} {tm[1]:10.0f}")
 print(f"{'  steady (median)':44s} {t[0]:10.0f} {t[1]:10.0f} {tm[0]:10.0f}")
 print(f"{'  ratio split / whole, steady':44s} {t[1] / t[0]:10.2f}")
+backings = [("gmem-1g", "gmem 1 GiB"), ("gmem-4k", "gmem 4 KiB"), ("hugetlb-1g", "hugetlb 1G")]
+print("\nQEMU 11 (Debian) booting a 2 GiB Linux guest nested in the TCG VM (gmem_cma_qemu.sh "
+      "bench), ms,\none run each; guest_memfd through libgmem_cma_qemu.so, 1 GiB by the "
+      "\"always\" policy")
+print(f"{'':34s} " + " ".join(f"{label:>11s}" for _, label in backings) +
+      f" {'4K / 1G':>8s} {'huge / 1G':>9s}")
+for key, label in (("wall_ms", "QEMU start to exit"), ("boot_ms", "guest boot, to its /init"),
+                   ("write_ms", "guest writes its free memory"),
+                   ("verify_ms", "guest reads it back"), ("touch_ms", "guest touch loop")):
+    v = [qemu[b][key] for b, _ in backings]
+    print(f"{label:34s} " + " ".join(f"{x:11.0f}" for x in v) +
+          f" {v[1] / v[0]:8.2f} {v[2] / v[0]:9.2f}")
+print(f"{'MiB the guest wrote':34s} " + " ".join(f"{qemu[b]['mib']:11.0f}" for b, _ in backings))

@@ -23,7 +23,7 @@ mkdir -p "$new"
 kvm_tests="guest_memfd_test set_memory_region_test pre_fault_memory_test"
 kvm_tests="$kvm_tests x86/private_mem_conversions_test x86/guest_memfd_1g_test"
 kvm_tests="$kvm_tests x86/guest_memfd_1g_poison_test x86/guest_memfd_conversion_test"
-kvm_tests="$kvm_tests x86/guest_memfd_split_test"
+kvm_tests="$kvm_tests x86/guest_memfd_split_test x86/guest_memfd_policy_test"
 
 make -s -C "$tree" ARCH=x86_64 headers
 # FORCE_TARGETS=1: fail if any target fails to build (by default the

@@ -17,6 +17,24 @@
 #define GMEM_CMA_PAGE_SIZE	SZ_1G
 #define GMEM_CMA_PAGE_ORDER	(30 - PAGE_SHIFT)
 
+/**
+ * enum gmem_cma_gmem_policy - which guest_memfd files get 1 GiB pages
+ * @GMEM_CMA_GMEM_NEVER: none; GUEST_MEMFD_FLAG_HUGE_PAGES is refused
+ * @GMEM_CMA_GMEM_ADVISE: only files created with GUEST_MEMFD_FLAG_HUGE_PAGES
+ * @GMEM_CMA_GMEM_WITHIN_SIZE: also every file whose size is a multiple of
+ *	1 GiB, if the pools can reserve its pages
+ * @GMEM_CMA_GMEM_ALWAYS: the same as @GMEM_CMA_GMEM_WITHIN_SIZE today: a
+ *	guest_memfd file cannot grow, so no 1 GiB page can lie past its end
+ *
+ * Set with gmem_cma_guest_memfd= or /sys/kernel/mm/gmem_cma/guest_memfd_enabled.
+ */
+enum gmem_cma_gmem_policy {
+	GMEM_CMA_GMEM_NEVER,
+	GMEM_CMA_GMEM_ADVISE,
+	GMEM_CMA_GMEM_WITHIN_SIZE,
+	GMEM_CMA_GMEM_ALWAYS,
+};
+
 struct address_space;
 struct gmem_cma_subpool;
 struct mempolicy;
@@ -45,6 +63,8 @@ int gmem_cma_split_folio(struct folio *folio);
 int gmem_cma_merge(struct address_space *mapping, pgoff_t index,
 		   unsigned int order);
 void gmem_cma_release_piece(struct folio *folio);
+enum gmem_cma_gmem_policy gmem_cma_guest_memfd_policy(void);
+void gmem_cma_guest_memfd_fallback(void);
 
 /**
  * gmem_cma_folio_owned() - is this a gmem_cma 1 GiB folio?
@@ -143,6 +163,15 @@ static inline int gmem_cma_merge(struct address_space *mapping, pgoff_t index,
 }
 
 static inline void gmem_cma_release_piece(struct folio *folio)
+{
+}
+
+static inline enum gmem_cma_gmem_policy gmem_cma_guest_memfd_policy(void)
+{
+	return GMEM_CMA_GMEM_NEVER;
+}
+
+static inline void gmem_cma_guest_memfd_fallback(void)
 {
 }
 #endif /* CONFIG_GMEM_CMA */
