@@ -93,7 +93,8 @@ QEMU_TESTS = ["kvm:guest_memfd_policy_test", "gmem_cma:gmem_cma_qemu.sh"]
 POLICY_CASES = ["sysfs_sets_and_rejects", "advise_leaves_plain_files_alone",
                 "within_size_gives_whole_gib_files_1g_pages",
                 "always_gives_whole_gib_files_1g_pages", "other_sizes_fall_back",
-                "empty_pools_fall_back", "every_vm_type", "explicit_flag_keeps_its_rules",
+                "empty_pools_fall_back", "every_vm_type", "dmem_limit_falls_back",
+                "explicit_flag_keeps_its_rules",
                 "never_turns_the_flag_off"]
 KUNIT_SUITES = {"gmem_cma_cmdline": (20, "PASS"), "gmem_cma_pool": (3, "PASS"),
                 "gmem_cma_vmemmap": (3, "PASS"), "gmem_cma_split": (4, "PASS"),
@@ -141,8 +142,14 @@ LOG_ALLOWED = {
     ("qemu", "kvm:guest_memfd_policy_test",
      r"kvm: guest_memfd: guest_memfd_pol\[\d+\]: 0x[0-9a-f]+-byte file on 4 KiB pages, not "
      r"1 GiB \(guest_memfd_enabled policy\): (size not a multiple of 1 GiB|"
-     r"not enough free gmem_cma pages|this VM type takes no huge pages)"):
-        "other_sizes_fall_back, empty_pools_fall_back, every_vm_type: each fallback, one line",
+     r"not enough free gmem_cma pages|this VM type takes no huge pages|"
+     r"the dmem cgroup limit)"):
+        "other_sizes_fall_back, empty_pools_fall_back, every_vm_type, dmem_limit_falls_back: "
+        "each fallback, one line",
+    ("qemu", "kvm:guest_memfd_policy_test",
+     r"gmem_cma: guest_memfd_pol\[\d+\]: \d 1 GiB pages on node \d would exceed the dmem "
+     r"cgroup limit of gmem_cma/node\d"):
+        "dmem_limit_falls_back: the 2 GiB file of the tenant limited to 1 GiB",
     ("qemu", "kvm:guest_memfd_policy_test",
      r"gmem_cma: guest_memfd_enabled: '(bogus|alwaysx)' is not never, advise, within_size "
      r"or always"):
@@ -547,7 +554,7 @@ def all_boots():
                          r"4 KiB pages, not 1 GiB \(guest_memfd_enabled policy\): "
                          r"not enough free gmem_cma pages", 1),
                         (r"# QEMU 11\.1\.\d+\S*, nested guest of 2 GiB", 1),
-                        (r"gmem_nested: PASS uptime_ms=\d+ mib=\d+ ", 2)],
+                        (r"gmem_nested: PASS uptime_ms=\d+ mib=\d+ ", 1)],
                   smp=1),
     ]
     # Nothing trimmed and nothing cleared ahead of time (gmem_cma_prezero=off:

@@ -20,6 +20,10 @@
 #                    allno")
 #   SERIES_KEEP_GOING=1  go on past a failing patch (the table then shows
 #                    every patch that breaks; the result is still a failure)
+#   SERIES_FROM=N    check patches N and later only, when the earlier ones
+#                    passed in an earlier run in the same <work-dir>: its
+#                    pristine logs are the baseline and its output
+#                    directories are rebuilt incrementally from there
 set -euo pipefail
 
 tree=$(cd "$1" && pwd)
@@ -111,22 +115,32 @@ t_start=$(date +%s)
 	echo "|---|---|$(for c in $configs; do printf -- '---|'; done)---|---|---|"
 } > "$table"
 
-git -C "$wt" checkout -q --detach pristine
+from=${SERIES_FROM:-1}
+# With SERIES_FROM the worktree stays where the earlier run left it, so
+# that only what the later patches change is rebuilt.
+[ "$from" -gt 1 ] || git -C "$wt" checkout -q --detach pristine
 row="| 0 | pristine 7.2 |"
 for c in $configs; do
-	if ! v=$(cell "$c" pristine); then
+	if [ "$from" -gt 1 ] && [ -s "$logs/pristine-$c.log" ]; then
+		v="earlier run"
+	elif ! v=$(cell "$c" pristine); then
 		echo "series-build: pristine does not build ($c): $logs/pristine-$c.log" >&2
 		exit 1
 	fi
 	row="$row $v |"
 done
 echo "$row - | - | - |" | tee -a "$table"
-abi_base=$(cd "$wt" && python3 tools/docs/get_abi.py -D Documentation/ABI validate 2>&1 | wc -l)
+abi_dir=$work/abi-pristine
+rm -rf "$abi_dir" && mkdir -p "$abi_dir"
+git -C "$tree" archive pristine Documentation/ABI | tar -x -C "$abi_dir"
+abi_base=$(cd "$wt" && python3 tools/docs/get_abi.py -D "$abi_dir/Documentation/ABI" validate 2>&1 |
+	   wc -l)
 
 n=0
 status=0
 for commit in $(git -C "$tree" rev-list --reverse pristine..HEAD); do
 	n=$((n + 1))
+	[ "$n" -ge "$from" ] || continue
 	label=$(printf '%04d' "$n")
 	subject=$(git -C "$tree" log -1 --format=%s "$commit")
 	git -C "$wt" checkout -q --detach "$commit"

@@ -9,19 +9,23 @@
  * alone, that within_size and always give a whole-GiB file 1 GiB pages
  * (exact pool counters, the debugfs listing, data through mmap()), that a
  * file of another size, a VM type that takes no huge pages and empty pools
- * each fall back and are counted once, and that never turns the flag off.
+ * each fall back and are counted once, as does a file beyond the creator's
+ * dmem cgroup limit, and that never turns the flag off.
  * Every test puts the policy and the pools back as it found them.
  *
  * Needs gmem_cma areas of at least 2 GiB on nodes 0 and 1 (gmem_cma=0:2G,1:2G).
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/sizes.h>
@@ -386,6 +390,106 @@ TEST_F(policy, every_vm_type)
 	}
 	close(kvm_fd);
 	ASSERT_LE(2, huge_types);
+}
+
+/* Bytes of region @name in a dmem.* file of cgroup @cg, -1 if not listed. */
+static long long dmem_value(const char *cg, const char *file, const char *name)
+{
+	char path[160], line[128], reg[64];
+	long long v = -1, val;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lld", reg, &val) == 2 && !strcmp(reg, name))
+			v = val;
+	fclose(f);
+	return v;
+}
+
+#define CGROOT	"/sys/fs/cgroup"
+#define CG	CGROOT "/gmem_policy_tenant"
+
+/* In a cgroup limited to 1 GiB of node 0: the step that failed, or 0. */
+static int tenant(void)
+{
+	long pages, resv, used;
+	struct kvm_vm *vm;
+	cpu_set_t cpus;
+	int two, one;
+	char pid[16];
+
+	/* The default policy means "local node first": make that node 0. */
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus))
+		return 9;
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_str(CG "/cgroup.procs", pid))
+		return 10;
+	vm = vm_create_barebones();
+	/* Two pages would exceed the limit: 4 KiB pages, nothing charged. */
+	two = create_gmem(vm, SZ_2G, SHARED, 0);
+	if (two < 0)
+		return 11;
+	if (file_listed(two, &pages, &resv, &used))
+		return 12;
+	if (dmem_value(CG, "dmem.current", "gmem_cma/node0") != 0)
+		return 13;
+	if (pattern_mismatches(two, SZ_2G))
+		return 14;
+	/* One page fits: 1 GiB, charged. */
+	one = create_gmem(vm, SZ_1G, SHARED, 0);
+	if (one < 0)
+		return 15;
+	if (!file_listed(one, &pages, &resv, &used) || pages != 1)
+		return 16;
+	if (dmem_value(CG, "dmem.current", "gmem_cma/node0") != SZ_1G)
+		return 17;
+	close(one);
+	close(two);
+	kvm_vm_free(vm);
+	return 0;
+}
+
+/*
+ * The creator's dmem cgroup limit: under "always", a file that would
+ * exceed it falls back to 4 KiB pages (no ENOMEM, nothing charged, counted
+ * once); one within it gets its 1 GiB page and is charged.
+ */
+TEST_F_TIMEOUT(policy, dmem_limit_falls_back, 120)
+{
+	char limits[128];
+	int status = -1;
+	pid_t pid;
+
+	ASSERT_EQ(0, write_str(POLICY, "always"));
+	mkdir(CGROOT, 0755);
+	if (access(CGROOT "/cgroup.controllers", F_OK))
+		ASSERT_EQ(0, mount("none", CGROOT, "cgroup2", 0, NULL));
+	ASSERT_EQ(0, write_str(CGROOT "/cgroup.subtree_control", "+dmem"));
+	rmdir(CG);
+	ASSERT_EQ(0, mkdir(CG, 0755));
+	snprintf(limits, sizeof(limits), "gmem_cma/node0 %d", SZ_1G);
+	ASSERT_EQ(0, write_str(CG "/dmem.max", limits));
+	ASSERT_EQ(0, write_str(CG "/dmem.max", "gmem_cma/node1 0"));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(tenant());
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("tenant step %d failed",
+						 WEXITSTATUS(status));
+	self->fallbacks++;
+	ASSERT_EQ(self->fallback + 1, sysfs_long("guest_memfd_fallback"));
+	ASSERT_EQ(self->used, used_pages_wait(self->used));
+	ASSERT_EQ(0, dmem_value(CG, "dmem.current", "gmem_cma/node0"));
+	ASSERT_EQ(0, rmdir(CG));
 }
 
 TEST_F(policy, explicit_flag_keeps_its_rules)
