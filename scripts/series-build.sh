@@ -121,7 +121,7 @@ from=${SERIES_FROM:-1}
 [ "$from" -gt 1 ] || git -C "$wt" checkout -q --detach pristine
 row="| 0 | pristine 7.2 |"
 for c in $configs; do
-	if [ "$from" -gt 1 ] && [ -s "$logs/pristine-$c.log" ]; then
+	if [ "$from" -gt 1 ] && [ -e "$logs/pristine-$c.log" ]; then
 		v="earlier run"
 	elif ! v=$(cell "$c" pristine); then
 		echo "series-build: pristine does not build ($c): $logs/pristine-$c.log" >&2
