@@ -13,7 +13,7 @@
 # ran on.  With "bench" it prints, instead, one line per backing
 # (1 GiB guest_memfd, 4 KiB guest_memfd, hugetlbfs 1 GiB memfd):
 #   BENCH qemu <backing> wall_ms=<QEMU's life> boot_ms=<guest uptime at
-#   /init> write_ms=... verify_ms=... touch_ms=...
+#   /init> mib=<written> write_ms=... verify_ms=... touch_ms=...
 #
 # QEMU_DIR (default /opt/qemu): a QEMU tree as scripts/fetch-qemu.sh builds
 # it.  NESTED_KERNEL (default /boot/bzImage): the guest's kernel.  QEMU
@@ -135,7 +135,7 @@ passed() {	# <name>: the nested guest wrote and read back its memory
 }
 
 bench_line() {	# <name>: the BENCH line of a run
-	r=$(sed -n 's/^gmem_nested: PASS uptime_ms=\([0-9]*\) mib=[0-9]* \(.*\)/boot_ms=\1 \2/p' \
+	r=$(sed -n 's/^gmem_nested: PASS uptime_ms=\([0-9]*\) \(.*\)/boot_ms=\1 \2/p' \
 		"$work/$1.log" | tr -d '\r')
 	[ -n "$r" ] || return 1
 	echo "BENCH qemu $1 wall_ms=$wall_ms $r"
