@@ -392,6 +392,14 @@ MATRIX = [
     ("selftest-catches-mismatch", "gmem_cma=0:1G,1:1G", {0: 1, 1: 2}, []),
     ("vmemmap-bad-value", "gmem_cma=0:2G,1:2G gmem_cma_vmemmap=maybe", {0: 2, 1: 2},
      [r"gmem_cma_vmemmap: cannot parse 'maybe': left on"]),
+    # Two bad values of the guest_memfd policy: one line each, the policy
+    # stays advise.
+    ("guest-memfd-bad-value", "gmem_cma=0:2G,1:2G gmem_cma_guest_memfd=bogus "
+     "gmem_cma_guest_memfd=", {0: 2, 1: 2},
+     [r"gmem_cma_guest_memfd=bogus: not never, advise, within_size or always: "
+      r"the policy stays advise",
+      r"gmem_cma_guest_memfd=: not never, advise, within_size or always: "
+      r"the policy stays advise"]),
     ("pool-prefill", "gmem_cma=0:2G,1:2G gmem_cma_pool=0:1G,1:2G", {0: 2, 1: 2}, []),
     ("pool-prefill-total", "gmem_cma=0:2G,1:2G gmem_cma_pool=3G", {0: 2, 1: 2}, []),
     ("pool-prefill-too-big", "gmem_cma=0:1G,1:1G gmem_cma_pool=0:2G,1:1G,x",
