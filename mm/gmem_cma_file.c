@@ -806,13 +806,24 @@ void gmem_cma_guest_memfd_fallback(void)
 }
 EXPORT_SYMBOL_FOR_MODULES(gmem_cma_guest_memfd_fallback, "kvm");
 
-/* How many times gmem_cma_guest_memfd_fallback() was called. */
+/**
+ * gmem_cma_guest_memfd_fallbacks() - the guest_memfd_fallback count
+ *
+ * Return: how many times gmem_cma_guest_memfd_fallback() was called.
+ */
 unsigned long gmem_cma_guest_memfd_fallbacks(void)
 {
 	return atomic_long_read(&gmem_cma_gmem_fallbacks);
 }
 
-/* The policies, the current one in brackets, as THP's sysfs files show them. */
+/**
+ * gmem_cma_guest_memfd_policy_show() - guest_memfd_enabled, as sysfs shows it
+ * @buf: the sysfs page to print into
+ *
+ * Prints every policy, the current one in brackets, as THP's files do.
+ *
+ * Return: the number of bytes printed.
+ */
 ssize_t gmem_cma_guest_memfd_policy_show(char *buf)
 {
 	enum gmem_cma_gmem_policy cur = gmem_cma_guest_memfd_policy();
@@ -825,7 +836,13 @@ ssize_t gmem_cma_guest_memfd_policy_show(char *buf)
 	return len;
 }
 
-/* Set the policy by name; -EINVAL, and the policy unchanged, for another word. */
+/**
+ * gmem_cma_guest_memfd_policy_set() - set the guest_memfd policy by name
+ * @name: "never", "advise", "within_size" or "always", with or without a
+ *	trailing newline
+ *
+ * Return: 0, or -EINVAL (and the policy unchanged) for another word.
+ */
 int gmem_cma_guest_memfd_policy_set(const char *name)
 {
 	int i = sysfs_match_string(gmem_cma_gmem_policy_names, name);
